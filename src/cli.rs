@@ -1,0 +1,128 @@
+//! The command line (see `shared/contract.md`): `serve` (default), `migrate`,
+//! `create-admin`, `keys rotate`.
+
+use std::{io::Read, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    Application,
+    config::Config,
+    domain::{
+        crypto::{Purpose, Sealer},
+        ports::KeyStore,
+        tokens,
+        types::{Email, Password},
+    },
+    secret,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "userd", version, about = "A users service: accounts, logins, tokens, profiles and a social graph.")]
+pub struct Cli {
+    /// Listen address (overrides USERD_BIND).
+    #[arg(long, global = true)]
+    pub bind: Option<String>,
+    /// Data directory (overrides USERD_DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server (the default); migrations are applied on start.
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Create (or promote) a staff user; the password is read from stdin.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+    /// Manage JWT signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Add a new signing key; old keys keep verifying until their tokens expire.
+    Rotate,
+}
+
+/// Runs a parsed command with a valid config.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = crate::open_store(&config).await?;
+            store.close().await;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdmin { email } => create_admin(config, &email).await,
+        Command::Keys { action: KeysAction::Rotate } => {
+            let store = crate::open_store(&config).await?;
+            let master = secret::master_key(&config)?;
+            let sealer = Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::SigningKeys)?;
+            // Verify the secret opens the existing keys before adding one it could not.
+            crate::build_service(&config, store.clone()).await?;
+            let key = tokens::generate_key(config.jwt_alg, &sealer)?;
+            store.insert_signing_key(&key).await?;
+            store.close().await;
+            eprintln!("added signing key {} ({}); running nodes pick it up within a minute", key.kid, key.alg);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    // A fixed line that scripts wait for (contract).
+    eprintln!("listening on http://{}", app.local_addr());
+    tracing::info!(public_url = app.public_url(), "userd started");
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).context("reading the password from stdin")?;
+    let raw = input.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(&input);
+    let password = Password::new_password(raw).map_err(|m| anyhow::anyhow!("password: {}", m.join(" ")))?;
+    let store = crate::open_store(&config).await?;
+    let svc = crate::build_service(&config, Arc::clone(&store)).await?;
+    let user = svc.create_admin(email, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.close().await;
+    eprintln!("staff user {} (id {}) is ready", user.email, user.id);
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The domain: users, credentials and sessions. It knows no HTTP and no SQL; storage sits
+//! behind the traits in [`ports`], and every surface calls the methods of [`Service`].
+
+pub mod auth;
+pub mod crypto;
+pub mod error;
+pub mod passwords;
+pub mod ports;
+pub mod profile;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+pub mod types;
+pub mod user;
+
+use std::{sync::Arc, time::Duration};
+
+pub use error::{AuthFailure, Error, FieldErrors, Result};
+
+use self::{
+    passwords::PasswordHasher,
+    ports::{Health, KeyStore, SessionStore, UserStore},
+    sessions::SessionCache,
+    throttle::Throttle,
+    tokens::Tokens,
+};
+
+/// The stores the domain runs on; one SQL store usually fills every slot.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub keys: Arc<dyn KeyStore>,
+    pub health: Arc<dyn Health>,
+}
+
+/// Entry point of every use case.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) sessions: Arc<dyn SessionStore>,
+    pub(crate) health: Arc<dyn Health>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) tokens: Tokens,
+    pub(crate) throttle: Throttle,
+    pub(crate) session_cache: Arc<SessionCache>,
+}
+
+impl Service {
+    pub fn new(stores: Stores, hasher: PasswordHasher, tokens: Tokens, throttle: Throttle) -> Self {
+        Service {
+            users: stores.users,
+            sessions: stores.sessions,
+            health: stores.health,
+            hasher,
+            tokens,
+            throttle,
+            session_cache: Arc::new(SessionCache::default()),
+        }
+    }
+
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Whether the database answers (`/readyz`).
+    pub async fn ready(&self) -> bool {
+        self.health.ping().await.is_ok()
+    }
+
+    /// Starts the background work of a serving node: revocations announced by other nodes,
+    /// purging of expired sessions, key reloads and throttle housekeeping.
+    pub fn spawn_background(&self) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            if let Some(mut feed) = svc.sessions.revocation_feed().await {
+                while let Some(revocation) = feed.recv().await {
+                    svc.session_cache.apply(&revocation);
+                }
+            }
+        });
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                svc.throttle.housekeeping();
+                if let Err(e) = svc.tokens.reload().await {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+                if let Err(e) = svc.sessions.purge_expired(jiff::Timestamp::now()).await {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,81 @@
+//! The user: one record for all five documents; each surface shows its own slice of it.
+
+use jiff::Timestamp;
+
+use super::types::{Email, ExternalId, Username, UserId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub external_id: ExternalId,
+    pub email: String,
+    pub email_verified: bool,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub company_name: String,
+    pub bio: String,
+    /// URL of the avatar (document 003) or stored name of the profile picture (document 004).
+    pub avatar: Option<String>,
+    /// IANA time zone name (document 001's `tz`).
+    pub tz: Option<String>,
+    pub plan: Option<String>,
+    pub subscription_status: Option<String>,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl User {
+    /// `first last`, as document 004's `full_name`.
+    pub fn full_name(&self) -> String {
+        match (self.first_name.is_empty(), self.last_name.is_empty()) {
+            (false, false) => format!("{} {}", self.first_name, self.last_name),
+            (false, true) => self.first_name.clone(),
+            (true, false) => self.last_name.clone(),
+            (true, true) => String::new(),
+        }
+    }
+}
+
+/// What registration stores; the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub external_id: ExternalId,
+    pub email: Email,
+    pub username: Username,
+    pub password_hash: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub company_name: String,
+    pub bio: String,
+    pub avatar: Option<String>,
+    pub is_staff: bool,
+}
+
+/// Fields a profile update may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub email: Option<Email>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company_name: Option<String>,
+    pub bio: Option<String>,
+    /// `Some(None)` clears the avatar.
+    pub avatar: Option<Option<String>>,
+    /// `Some(None)` clears the time zone.
+    pub tz: Option<Option<String>>,
+}
+
+impl ProfileUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.company_name.is_none()
+            && self.bio.is_none()
+            && self.avatar.is_none()
+            && self.tz.is_none()
+    }
+}

@@ -1,0 +1,73 @@
+//! Credentials of every surface: a JWT access token (`Bearer` or document 004's `JWT`
+//! scheme) or a personal API token in `Authorization`, or the browser session cookie.
+
+use std::{marker::PhantomData, net::SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
+};
+
+use super::AppState;
+use crate::domain::{AuthFailure, Error, auth::Principal};
+
+/// What the `Authorization` header carries.
+pub enum Credential<'a> {
+    Jwt(&'a str),
+    Opaque(&'a str),
+}
+
+/// Reads `Authorization: Bearer <token>` or `Authorization: JWT <token>`.
+/// A header in another scheme, or an empty token, counts as invalid credentials.
+pub fn credential(headers: &HeaderMap) -> Option<Result<Credential<'_>, Error>> {
+    let value = headers.get(AUTHORIZATION)?;
+    let invalid = || Err(Error::Unauthenticated(AuthFailure::Invalid));
+    let Ok(value) = value.to_str() else { return Some(invalid()) };
+    let Some((scheme, token)) = value.trim().split_once(' ') else { return Some(invalid()) };
+    let token = token.trim();
+    if token.is_empty() || !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt")) {
+        return Some(invalid());
+    }
+    // A JWT is three base64url segments; anything else is a personal API token.
+    if token.split('.').count() == 3 {
+        Some(Ok(Credential::Jwt(token)))
+    } else {
+        Some(Ok(Credential::Opaque(token)))
+    }
+}
+
+/// Authenticates a request from its headers.
+pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
+    match credential(headers) {
+        Some(Ok(Credential::Jwt(token))) => state.svc.authenticate_jwt(token).await,
+        Some(Ok(Credential::Opaque(_))) => Err(Error::Unauthenticated(AuthFailure::Invalid)),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::Unauthenticated(AuthFailure::Missing)),
+    }
+}
+
+/// The authenticated caller; rejects with the surface's error type `E`.
+pub struct Authed<E>(pub Principal, pub PhantomData<E>);
+
+impl<E> FromRequestParts<AppState> for Authed<E>
+where
+    E: From<Error> + axum::response::IntoResponse,
+{
+    type Rejection = E;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let p = principal(state, &parts.headers).await?;
+        Ok(Authed(p, PhantomData))
+    }
+}
+
+/// The client's address as the listener saw it (proxies' headers are not trusted).
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}

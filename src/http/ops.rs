@@ -1,0 +1,103 @@
+//! Endpoints for operators and tools: liveness, readiness, metrics, public keys, OpenAPI.
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use serde::Serialize;
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{AppState, surfaces};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/.well-known/jwks.json", get(jwks))
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(healthz, readyz, metrics, jwks),
+    components(schemas(Health)),
+    tags((name = "operations", description = "Liveness, readiness, metrics and public keys."))
+)]
+struct OpsDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A JWT access token or a personal API token; `Authorization: JWT <token>` is accepted too.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "userd", description = "One users service speaking five users APIs over one set of users. See docs/conformance.md for how each document is served."),
+    modifiers(&BearerScheme)
+)]
+struct RootDoc;
+
+/// The OpenAPI document of every surface.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = RootDoc::openapi();
+    doc.merge(surfaces::jwt::Doc::openapi());
+    doc.merge(OpsDoc::openapi());
+    doc
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "database unreachable")))]
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.svc.ready().await {
+        (StatusCode::OK, Json(Health { status: "ok" }))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable" }))
+    }
+}
+
+/// Prometheus metrics in text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+/// Public keys of access and refresh tokens (empty with HS256).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.svc.tokens().jwks()))
+}

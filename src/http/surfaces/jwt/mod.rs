@@ -1,0 +1,272 @@
+//! Document 002: JWT register / login / logout / refresh, profile and health check under
+//! `/api/users/`, in the `{status, message, data}` envelope.
+
+mod error;
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::{get, post}};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+pub use self::error::ApiError;
+use crate::{
+    domain::{
+        FieldErrors,
+        auth::{LoginName, Registration},
+        tokens::TokenPair,
+        types::{self, Email, Password},
+        user::User,
+    },
+    http::{AppState, auth::{Authed, ClientIp}, json::JsonObject},
+};
+
+type Body = JsonObject<ApiError>;
+type Auth = Authed<ApiError>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/users/status/", get(status))
+        .route("/api/users/register/", post(register))
+        .route("/api/users/login/", post(login))
+        .route("/api/users/logout/", post(logout))
+        .route("/api/users/refresh-token/", post(refresh))
+        .route("/api/users/profile/", get(profile))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(status, register, login, logout, refresh, profile),
+    components(schemas(
+        StatusResponse, RegisterRequest, LoginRequest, RefreshRequest, UserOut, TokensOut, AuthData,
+        AuthResponse, ProfileResponse, RefreshResponse, ErrorResponse
+    )),
+    tags((name = "002 · JWT users", description = "Document 002: JWT accounts with the {status, message, data} envelope."))
+)]
+pub struct Doc;
+
+/// `{status, message}` without data.
+#[derive(Serialize, ToSchema)]
+pub struct StatusResponse {
+    #[schema(example = "success")]
+    status: &'static str,
+    message: &'static str,
+}
+
+/// Error shape of document 002.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    #[schema(example = "failed")]
+    status: String,
+    #[schema(example = "A user with this email already exists.")]
+    message: String,
+    /// Per-field messages, on validation errors only.
+    errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterRequest {
+    #[schema(example = "user@example.com")]
+    email: String,
+    /// At least 8 characters, not a common password, not only digits; at most 4096 bytes.
+    #[schema(example = "securepassword123")]
+    password: String,
+    #[schema(example = "securepassword123")]
+    confirm_password: String,
+    company_name: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RefreshRequest {
+    refresh: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    id: i64,
+    email: String,
+    first_name: String,
+    last_name: String,
+    company_name: String,
+}
+
+impl From<&User> for UserOut {
+    fn from(u: &User) -> Self {
+        UserOut {
+            id: u.id.0,
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            company_name: u.company_name.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokensOut {
+    refresh: String,
+    access: String,
+}
+
+impl From<TokenPair> for TokensOut {
+    fn from(p: TokenPair) -> Self {
+        TokensOut { refresh: p.refresh, access: p.access }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuthData {
+    user: UserOut,
+    tokens: TokensOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuthResponse {
+    status: &'static str,
+    message: &'static str,
+    data: AuthData,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileResponse {
+    status: &'static str,
+    message: &'static str,
+    data: UserOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefreshResponse {
+    access: String,
+}
+
+fn auth_response(message: &'static str, user: &User, pair: TokenPair) -> AuthResponse {
+    AuthResponse { status: "success", message, data: AuthData { user: user.into(), tokens: pair.into() } }
+}
+
+/// Health check.
+#[utoipa::path(get, path = "/api/users/status/", tag = "002 · JWT users",
+    responses((status = 200, body = StatusResponse, example = json!({"status": "success", "message": "Service is running"}))))]
+async fn status() -> Json<StatusResponse> {
+    Json(StatusResponse { status: "success", message: "Service is running" })
+}
+
+/// Registers a user with e-mail and password and signs them in.
+#[utoipa::path(post, path = "/api/users/register/", tag = "002 · JWT users", request_body = RegisterRequest,
+    responses(
+        (status = 201, body = AuthResponse, description = "User registered successfully"),
+        (status = 400, body = ErrorResponse, description = "Invalid fields, or `A user with this email already exists.`"),
+        (status = 415, body = ErrorResponse, description = "Body is not JSON"),
+        (status = 429, body = ErrorResponse, description = "Too many registrations from this address"),
+    ))]
+async fn register(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObject(f, ..): Body) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
+    let mut errors = FieldErrors::new();
+    let email = f.required_string("email", &mut errors).and_then(|e| match Email::parse(&e) {
+        Ok(e) => Some(e),
+        Err(m) => {
+            errors.add("email", m);
+            None
+        }
+    });
+    let password = f.string("password", &mut errors);
+    let confirm = f.string("confirm_password", &mut errors);
+    let password = types::new_password_with_confirmation(&mut errors, "password", password.as_deref(), "confirm_password", confirm.as_deref());
+    let first_name = f.text("first_name", 150, &mut errors);
+    let last_name = f.text("last_name", 150, &mut errors);
+    let company_name = f.text("company_name", 255, &mut errors);
+    let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+        return Err(ApiError::fields(errors));
+    };
+    let reg = Registration {
+        email,
+        username: None,
+        password,
+        first_name: first_name.unwrap_or_default(),
+        last_name: last_name.unwrap_or_default(),
+        company_name: company_name.unwrap_or_default(),
+        bio: String::new(),
+        avatar: None,
+    };
+    let (user, pair) = state.svc.register(ip, reg).await?;
+    Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", &user, pair))))
+}
+
+/// Signs in with e-mail and password.
+#[utoipa::path(post, path = "/api/users/login/", tag = "002 · JWT users", request_body = LoginRequest,
+    responses(
+        (status = 200, body = AuthResponse, description = "Login successful"),
+        (status = 400, body = ErrorResponse, description = "A field is missing"),
+        (status = 401, body = ErrorResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
+        (status = 429, body = ErrorResponse, description = "Too many attempts"),
+    ))]
+async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObject(f, ..): Body) -> Result<Json<AuthResponse>, ApiError> {
+    let mut errors = FieldErrors::new();
+    let email = f.required_string("email", &mut errors);
+    let password = f.required_string("password", &mut errors).and_then(|p| match Password::for_login(&p) {
+        Ok(p) => Some(p),
+        Err(m) => {
+            errors.add("password", m);
+            None
+        }
+    });
+    let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+        return Err(ApiError::fields(errors));
+    };
+    let (user, pair) = state.svc.login(ip, &LoginName::Email(email), &password).await?;
+    Ok(Json(auth_response("Login successful", &user, pair)))
+}
+
+/// Blacklists the refresh token; the access tokens of that login stop working too.
+#[utoipa::path(post, path = "/api/users/logout/", tag = "002 · JWT users", request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StatusResponse, description = "User logged out successfully"),
+        (status = 400, body = ErrorResponse, description = "`Refresh token is required`, or `Token is invalid or expired`"),
+        (status = 401, body = ErrorResponse, description = "Not authenticated"),
+    ))]
+async fn logout(State(state): State<AppState>, Authed(principal, ..): Auth, JsonObject(f, ..): Body) -> Result<Json<StatusResponse>, ApiError> {
+    let mut errors = FieldErrors::new();
+    let Some(refresh) = f.string("refresh", &mut errors).filter(|r| !r.trim().is_empty()) else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Refresh token is required"));
+    };
+    state.svc.logout(&principal, refresh.trim()).await.map_err(|e| match e {
+        crate::domain::Error::InvalidToken => ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired"),
+        other => other.into(),
+    })?;
+    Ok(Json(StatusResponse { status: "success", message: "User logged out successfully" }))
+}
+
+/// A new access token for a refresh token (the refresh token is not rotated).
+#[utoipa::path(post, path = "/api/users/refresh-token/", tag = "002 · JWT users", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = RefreshResponse),
+        (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
+        (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
+    ))]
+async fn refresh(State(state): State<AppState>, JsonObject(f, ..): Body) -> Result<Json<RefreshResponse>, ApiError> {
+    let mut errors = FieldErrors::new();
+    let Some(refresh) = f.required_string("refresh", &mut errors) else {
+        return Err(ApiError::fields(errors).with_message("Refresh token is required"));
+    };
+    let access = state.svc.refresh(refresh.trim()).await?;
+    Ok(Json(RefreshResponse { access }))
+}
+
+/// The authenticated user's profile.
+#[utoipa::path(get, path = "/api/users/profile/", tag = "002 · JWT users", security(("bearer" = [])),
+    responses(
+        (status = 200, body = ProfileResponse, description = "Profile retrieved successfully"),
+        (status = 401, body = ErrorResponse, description = "`Authentication credentials were not provided.`"),
+    ))]
+async fn profile(State(state): State<AppState>, Authed(principal, ..): Auth) -> Result<Json<ProfileResponse>, ApiError> {
+    let user = state.svc.current_user(&principal).await?;
+    Ok(Json(ProfileResponse { status: "success", message: "Profile retrieved successfully", data: (&user).into() }))
+}
