@@ -22,7 +22,10 @@ pub struct ConfigError {
 }
 
 fn bad(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { var, message: message.into() }
+    ConfigError {
+        var,
+        message: message.into(),
+    }
 }
 
 /// Stripe settings; checkout answers 400 while `secret_key` is unset.
@@ -105,23 +108,41 @@ impl Config {
 
         let bind = match var("USERD_BIND") {
             None => SocketAddr::from(([127, 0, 0, 1], 8000)),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| bad("USERD_BIND", format!("'{v}' is not an address like 127.0.0.1:8000")))?,
+            Some(v) => v.trim().parse().map_err(|_| {
+                bad(
+                    "USERD_BIND",
+                    format!("'{v}' is not an address like 127.0.0.1:8000"),
+                )
+            })?,
         };
         let data_dir = PathBuf::from(var("USERD_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match var("USERD_DATABASE_URL") {
             None => format!("sqlite://{}/userd.db", data_dir.display()),
-            Some(v) if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") => v,
-            Some(_) => return Err(bad("USERD_DATABASE_URL", "must start with sqlite:// or postgres://")),
+            Some(v)
+                if v.starts_with("sqlite:")
+                    || v.starts_with("postgres://")
+                    || v.starts_with("postgresql://") =>
+            {
+                v
+            }
+            Some(_) => {
+                return Err(bad(
+                    "USERD_DATABASE_URL",
+                    "must start with sqlite:// or postgres://",
+                ));
+            }
         };
         let public_url = match var("USERD_PUBLIC_URL") {
             None => None,
             Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
                 Some(v.trim_end_matches('/').to_string())
             }
-            Some(_) => return Err(bad("USERD_PUBLIC_URL", "must start with http:// or https://")),
+            Some(_) => {
+                return Err(bad(
+                    "USERD_PUBLIC_URL",
+                    "must start with http:// or https://",
+                ));
+            }
         };
         let secret_key = match get("USERD_SECRET_KEY") {
             None => None,
@@ -134,7 +155,11 @@ impl Config {
             Some(v) => return Err(bad("USERD_JWT_ALG", format!("'{v}' is not EdDSA or HS256"))),
         };
         let access_ttl = duration(&var, "USERD_ACCESS_TTL", Duration::from_secs(60 * 60))?;
-        let refresh_ttl = duration(&var, "USERD_REFRESH_TTL", Duration::from_secs(7 * 24 * 60 * 60))?;
+        let refresh_ttl = duration(
+            &var,
+            "USERD_REFRESH_TTL",
+            Duration::from_secs(7 * 24 * 60 * 60),
+        )?;
         let rate_limit = match var("USERD_RATE_LIMIT").as_deref() {
             None | Some("on") => true,
             Some("off") => false,
@@ -152,14 +177,29 @@ impl Config {
                 .parse::<u64>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| bad("USERD_MAX_UPLOAD_BYTES", format!("'{v}' is not a positive number of bytes")))?,
+                .ok_or_else(|| {
+                    bad(
+                        "USERD_MAX_UPLOAD_BYTES",
+                        format!("'{v}' is not a positive number of bytes"),
+                    )
+                })?,
         };
         let cors_origins = match var("USERD_CORS_ORIGINS") {
             None => Vec::new(),
             Some(v) => {
-                let origins: Vec<String> = v.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
-                if let Some(o) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.parse::<axum::http::HeaderValue>().is_err()) {
-                    return Err(bad("USERD_CORS_ORIGINS", format!("'{o}' is not an origin like https://app.example.com")));
+                let origins: Vec<String> = v
+                    .split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect();
+                if let Some(o) = origins.iter().find(|o| {
+                    !(o.starts_with("http://") || o.starts_with("https://"))
+                        || o.parse::<axum::http::HeaderValue>().is_err()
+                }) {
+                    return Err(bad(
+                        "USERD_CORS_ORIGINS",
+                        format!("'{o}' is not an origin like https://app.example.com"),
+                    ));
                 }
                 origins
             }
@@ -169,7 +209,12 @@ impl Config {
             api_url: url_or(&var, "USERD_STRIPE_API_URL", "https://api.stripe.com")?,
             prices: match var("USERD_STRIPE_PRICES") {
                 None => Vec::new(),
-                Some(v) => pairs(&v).ok_or_else(|| bad("USERD_STRIPE_PRICES", "must look like plan=price_id,plan=price_id"))?,
+                Some(v) => pairs(&v).ok_or_else(|| {
+                    bad(
+                        "USERD_STRIPE_PRICES",
+                        "must look like plan=price_id,plan=price_id",
+                    )
+                })?,
             },
             webhook_secret: var("USERD_STRIPE_WEBHOOK_SECRET").map(SecretString::from),
             success_url: optional_url(&var, "USERD_STRIPE_SUCCESS_URL")?,
@@ -177,7 +222,10 @@ impl Config {
         };
         let log = var("USERD_LOG").unwrap_or_else(|| "info".into());
         if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
-            return Err(bad("USERD_LOG", format!("'{log}' is not a tracing filter such as info or userd=debug")));
+            return Err(bad(
+                "USERD_LOG",
+                format!("'{log}' is not a tracing filter such as info or userd=debug"),
+            ));
         }
 
         Ok(Config {
@@ -217,21 +265,39 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
     (secs > 0).then(|| Duration::from_secs(secs))
 }
 
-fn duration(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+fn duration(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(v) => parse_duration(&v).ok_or_else(|| bad(name, format!("'{v}' is not a duration such as 90s, 60m, 12h or 7d"))),
+        Some(v) => parse_duration(&v).ok_or_else(|| {
+            bad(
+                name,
+                format!("'{v}' is not a duration such as 90s, 60m, 12h or 7d"),
+            )
+        }),
     }
 }
 
-fn url_or(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: &str) -> Result<String, ConfigError> {
+fn url_or(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
     Ok(optional_url(var, name)?.unwrap_or_else(|| default.to_string()))
 }
 
-fn optional_url(var: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
+fn optional_url(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<String>, ConfigError> {
     match var(name) {
         None => Ok(None),
-        Some(v) if v.starts_with("http://") || v.starts_with("https://") => Ok(Some(v.trim_end_matches('/').to_string())),
+        Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+            Ok(Some(v.trim_end_matches('/').to_string()))
+        }
         Some(v) => Err(bad(name, format!("'{v}' is not an http(s) URL"))),
     }
 }
@@ -252,8 +318,10 @@ mod tests {
     use super::*;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: std::collections::HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 

@@ -29,7 +29,10 @@ impl FieldErrors {
 
     /// The first message found, used where a dialect shows one sentence.
     pub fn first_message(&self) -> &str {
-        self.0.first().and_then(|(_, m)| m.first()).map_or("Invalid input.", String::as_str)
+        self.0
+            .first()
+            .and_then(|(_, m)| m.first())
+            .map_or("Invalid input.", String::as_str)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
@@ -38,7 +41,11 @@ impl FieldErrors {
 
     /// `Ok(())` when nothing was found, so validation can end with `errors.into_result()?`.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self))
+        }
     }
 
     /// Renames a field, for dialects whose request calls it otherwise.
@@ -66,7 +73,10 @@ pub enum Error {
     #[error("validation failed")]
     Validation(FieldErrors),
     #[error("conflict on {field}")]
-    Conflict { field: &'static str, message: String },
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("invalid token")]

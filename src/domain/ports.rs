@@ -17,8 +17,12 @@ pub trait UserStore: Send + Sync {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
     async fn user_by_username(&self, username_key: &str) -> Result<Option<User>>;
     /// The user and their password hash (if any), by case-insensitive e-mail.
-    async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>>;
-    async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
+    async fn credentials_by_email(&self, email_key: &str)
+    -> Result<Option<(User, Option<String>)>>;
+    async fn credentials_by_username(
+        &self,
+        username_key: &str,
+    ) -> Result<Option<(User, Option<String>)>>;
     async fn password_hash(&self, id: UserId) -> Result<Option<String>>;
     async fn username_taken(&self, username_key: &str) -> Result<bool>;
     /// Applies the update; `Error::Conflict { field: "email" }` when the new e-mail is taken.
@@ -61,7 +65,13 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
     async fn revoke_session(&self, id: &SessionId) -> Result<()>;
     /// Blacklists a refresh token and revokes its session, in one transaction.
-    async fn blacklist_refresh(&self, jti: &str, user: UserId, expires_at: Timestamp, session: &SessionId) -> Result<()>;
+    async fn blacklist_refresh(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: Timestamp,
+        session: &SessionId,
+    ) -> Result<()>;
     async fn is_refresh_blacklisted(&self, jti: &str) -> Result<bool>;
     /// Removes expired sessions and blacklist rows; returns how many rows went.
     async fn purge_expired(&self, now: Timestamp) -> Result<u64>;

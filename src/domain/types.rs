@@ -90,9 +90,35 @@ impl Email {
 
 /// Path words of `/careers/users/…` and other names a username may not take.
 const RESERVED_USERNAMES: &[&str] = &[
-    "me", "follow", "following", "followers", "unfollow", "login", "logout", "register", "token",
-    "refresh", "update", "stats", "search", "settings", "admin", "api", "careers", "users", "user",
-    "media", "static", "profile", "status", "session", "storage", "stripe", "files", "new", "edit",
+    "me",
+    "follow",
+    "following",
+    "followers",
+    "unfollow",
+    "login",
+    "logout",
+    "register",
+    "token",
+    "refresh",
+    "update",
+    "stats",
+    "search",
+    "settings",
+    "admin",
+    "api",
+    "careers",
+    "users",
+    "user",
+    "media",
+    "static",
+    "profile",
+    "status",
+    "session",
+    "storage",
+    "stripe",
+    "files",
+    "new",
+    "edit",
 ];
 
 /// A username: 1 to 150 of letters, digits and `@ . + - _` (Django's rule), unique case-insensitively.
@@ -110,8 +136,13 @@ impl Username {
         if v.chars().count() > Self::MAX_LEN {
             return Err("Ensure this field has no more than 150 characters.");
         }
-        if !v.chars().all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c)) {
-            return Err("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
+        if !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c))
+        {
+            return Err(
+                "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+            );
         }
         if Self::is_reserved(v) {
             return Err("This username is reserved.");
@@ -151,8 +182,12 @@ impl Username {
     }
 }
 
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../../assets/common-passwords.txt").lines().map(str::trim).collect());
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../../assets/common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .collect()
+});
 
 /// A password as typed, NFKC-normalised; never printed (`SecretString`).
 pub struct Password(SecretString);
@@ -194,7 +229,11 @@ impl Password {
         if v.chars().all(|c| c.is_ascii_digit()) {
             problems.push("This password is entirely numeric.");
         }
-        if problems.is_empty() { Ok(p) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(problems)
+        }
     }
 
     pub fn expose(&self) -> &str {
@@ -232,10 +271,18 @@ pub fn new_password_with_confirmation(
 }
 
 /// A name-like free-text field: trimmed, at most `max` characters.
-pub fn text_field(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+pub fn text_field(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Option<String> {
     let v = value?.trim();
     if v.chars().count() > max {
-        errors.add(field, format!("Ensure this field has no more than {max} characters."));
+        errors.add(
+            field,
+            format!("Ensure this field has no more than {max} characters."),
+        );
         return None;
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
@@ -271,7 +318,13 @@ mod tests {
     #[test]
     fn usernames_refuse_route_words_and_odd_characters() {
         assert!(Username::parse("alice_01").is_ok());
-        for (bad, why) in [("me", "route word"), ("Following", "route word, any case"), ("a b", "space"), ("", "blank"), ("al/ice", "slash")] {
+        for (bad, why) in [
+            ("me", "route word"),
+            ("Following", "route word, any case"),
+            ("a b", "space"),
+            ("", "blank"),
+            ("al/ice", "slash"),
+        ] {
             assert!(Username::parse(bad).is_err(), "{why}: {bad}");
         }
         assert!(Username::parse(&"a".repeat(151)).is_err());
@@ -279,21 +332,40 @@ mod tests {
 
     #[test]
     fn generated_usernames_are_valid() {
-        for email in ["me@example.com", "john.doe+tag@example.com", "ünï@example.com"] {
+        for email in [
+            "me@example.com",
+            "john.doe+tag@example.com",
+            "ünï@example.com",
+        ] {
             let e = Email::parse(email).expect("valid email");
             let u = Username::from_email(&e);
-            assert!(Username::parse(u.as_str()).is_ok(), "{email} -> {}", u.as_str());
+            assert!(
+                Username::parse(u.as_str()).is_ok(),
+                "{email} -> {}",
+                u.as_str()
+            );
         }
     }
 
     #[test]
     fn new_passwords_follow_the_rules() {
         assert!(Password::new_password("securepassword123").is_ok());
-        assert!(Password::new_password(&"x7".repeat(32)).is_ok(), "64 characters are accepted");
-        for (bad, why) in [("short1", "too short"), ("password123", "common"), ("1234567890123", "numeric"), ("", "blank")] {
+        assert!(
+            Password::new_password(&"x7".repeat(32)).is_ok(),
+            "64 characters are accepted"
+        );
+        for (bad, why) in [
+            ("short1", "too short"),
+            ("password123", "common"),
+            ("1234567890123", "numeric"),
+            ("", "blank"),
+        ] {
             assert!(Password::new_password(bad).is_err(), "{why}");
         }
-        assert!(Password::for_login(&"a".repeat(4097)).is_err(), "over 4 KiB refused at once");
+        assert!(
+            Password::for_login(&"a".repeat(4097)).is_err(),
+            "over 4 KiB refused at once"
+        );
     }
 
     #[test]

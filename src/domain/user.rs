@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::types::{Email, ExternalId, Username, UserId};
+use super::types::{Email, ExternalId, UserId, Username};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {

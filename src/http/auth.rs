@@ -22,10 +22,16 @@ pub enum Credential<'a> {
 pub fn credential(headers: &HeaderMap) -> Option<Result<Credential<'_>, Error>> {
     let value = headers.get(AUTHORIZATION)?;
     let invalid = || Err(Error::Unauthenticated(AuthFailure::Invalid));
-    let Ok(value) = value.to_str() else { return Some(invalid()) };
-    let Some((scheme, token)) = value.trim().split_once(' ') else { return Some(invalid()) };
+    let Ok(value) = value.to_str() else {
+        return Some(invalid());
+    };
+    let Some((scheme, token)) = value.trim().split_once(' ') else {
+        return Some(invalid());
+    };
     let token = token.trim();
-    if token.is_empty() || !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt")) {
+    if token.is_empty()
+        || !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt"))
+    {
         return Some(invalid());
     }
     // A JWT is three base64url segments; anything else is a personal API token.
@@ -55,7 +61,10 @@ where
 {
     type Rejection = E;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let p = principal(state, &parts.headers).await?;
         Ok(Authed(p, PhantomData))
     }
@@ -68,6 +77,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }

@@ -32,10 +32,14 @@ impl BodyError {
     /// The sentence shown to the client (Django REST framework's wording where it has one).
     pub fn message(&self) -> String {
         match self {
-            BodyError::UnsupportedMediaType(ct) => format!("Unsupported media type \"{ct}\" in request."),
+            BodyError::UnsupportedMediaType(ct) => {
+                format!("Unsupported media type \"{ct}\" in request.")
+            }
             BodyError::Malformed => "JSON parse error - the request body is not valid JSON.".into(),
             BodyError::TooLarge => "Request body is too large.".into(),
-            BodyError::NotAnObject(kind) => format!("Invalid data. Expected a dictionary, but got {kind}."),
+            BodyError::NotAnObject(kind) => {
+                format!("Invalid data. Expected a dictionary, but got {kind}.")
+            }
         }
     }
 }
@@ -62,7 +66,9 @@ where
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 return Err(BodyError::UnsupportedMediaType(content_type).into());
             }
-            Err(JsonRejection::BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(JsonRejection::BytesRejection(r))
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 return Err(BodyError::TooLarge.into());
             }
             Err(_) => return Err(BodyError::Malformed.into()),

@@ -18,12 +18,15 @@ struct KeyRow {
 #[async_trait]
 impl KeyStore for SqlStore {
     async fn signing_keys(&self) -> Result<Vec<StoredKey>> {
-        let rows: Vec<KeyRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(
+        let rows: Vec<KeyRow> =
+            on_pool!(&self.db, reader, |pool| {
+                sqlx::query_as(
             "SELECT kid, alg, private_enc, public, created_at FROM signing_keys ORDER BY created_at"
         )
         .fetch_all(pool)
         .await
-        .map_err(db_err)?);
+        .map_err(db_err)?
+            });
         Ok(rows
             .into_iter()
             .map(|r| StoredKey {
@@ -37,7 +40,8 @@ impl KeyStore for SqlStore {
     }
 
     async fn insert_signing_key(&self, key: &StoredKey) -> Result<()> {
-        let result = on_pool!(&self.db, writer, |pool| sqlx::query(
+        let result = on_pool!(&self.db, writer, |pool| {
+            sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_enc, public, created_at) VALUES ($1, $2, $3, $4, $5)"
         )
         .bind(&key.kid)
@@ -47,7 +51,8 @@ impl KeyStore for SqlStore {
         .bind(micros(key.created_at))
         .execute(pool)
         .await
-        .map(|_| ()));
+        .map(|_| ())
+        });
         match result {
             Ok(_) => Ok(()),
             // Random 96-bit kids do not collide; should one ever, the caller reads back what is stored.

@@ -23,7 +23,10 @@ use crate::domain::{Error, Result, ports::Health};
 /// anyway; one connection avoids `SQLITE_BUSY` storms) and several readers under WAL.
 #[derive(Clone, Debug)]
 pub(crate) enum Db {
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -57,12 +60,24 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = opts
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir)?;
             }
-            let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-            let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4) as u32;
-            let reader = SqlitePoolOptions::new().max_connections(readers).connect_with(opts).await?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await?;
+            let readers = std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 2)
+                .max(4) as u32;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(readers)
+                .connect_with(opts)
+                .await?;
             Db::Sqlite { writer, reader }
         } else {
             let pool = PgPoolOptions::new()
@@ -98,7 +113,11 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> Result<()> {
-        on_pool!(&self.db, reader, |pool| sqlx::query("SELECT 1").execute(pool).await.map_err(db_err).map(|_| ())?);
+        on_pool!(&self.db, reader, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map_err(db_err)
+            .map(|_| ())?);
         Ok(())
     }
 }

@@ -21,7 +21,8 @@ struct SessionRow {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        on_pool!(&self.db, writer, |pool| sqlx::query(
+        on_pool!(&self.db, writer, |pool| {
+            sqlx::query(
             "INSERT INTO sessions (id, user_id, kind, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
         )
         .bind(&s.id.0)
@@ -33,22 +34,29 @@ impl SessionStore for SqlStore {
         .execute(pool)
         .await
         .map_err(db_err)
-        .map(|_| ())?);
+        .map(|_| ())?
+        });
         Ok(())
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
-        let row: Option<SessionRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(
+        let row: Option<SessionRow> = on_pool!(&self.db, reader, |pool| {
+            sqlx::query_as(
             "SELECT id, user_id, kind, secret_hash, expires_at, revoked_at FROM sessions WHERE id = $1"
         )
         .bind(&id.0)
         .fetch_optional(pool)
         .await
-        .map_err(db_err)?);
+        .map_err(db_err)?
+        });
         Ok(row.map(|r| SessionRecord {
             id: SessionId(r.id),
             user_id: UserId(r.user_id),
-            kind: if r.kind == "web" { SessionKind::Web } else { SessionKind::Jwt },
+            kind: if r.kind == "web" {
+                SessionKind::Web
+            } else {
+                SessionKind::Jwt
+            },
             secret_hash: r.secret_hash,
             expires_at: from_micros(r.expires_at),
             revoked: r.revoked_at.is_some(),
@@ -69,7 +77,13 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn blacklist_refresh(&self, jti: &str, user: UserId, expires_at: Timestamp, session: &SessionId) -> Result<()> {
+    async fn blacklist_refresh(
+        &self,
+        jti: &str,
+        user: UserId,
+        expires_at: Timestamp,
+        session: &SessionId,
+    ) -> Result<()> {
         let now = micros(Timestamp::now());
         on_pool!(&self.db, writer, |pool| {
             let mut tx = pool.begin().await.map_err(db_err)?;
@@ -110,7 +124,11 @@ impl SessionStore for SqlStore {
     async fn purge_expired(&self, now: Timestamp) -> Result<u64> {
         let now = micros(now);
         let n = on_pool!(&self.db, writer, |pool| {
-            let a = sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(pool).await.map_err(db_err)?;
+            let a = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(db_err)?;
             let b = sqlx::query("DELETE FROM refresh_blacklist WHERE expires_at < $1")
                 .bind(now)
                 .execute(pool)

@@ -3,7 +3,12 @@
 
 mod error;
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::{get, post}};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -16,7 +21,11 @@ use crate::{
         types::{self, Email, Password},
         user::User,
     },
-    http::{AppState, auth::{Authed, ClientIp}, json::JsonObject},
+    http::{
+        AppState,
+        auth::{Authed, ClientIp},
+        json::JsonObject,
+    },
 };
 
 type Body = JsonObject<ApiError>;
@@ -119,7 +128,10 @@ pub struct TokensOut {
 
 impl From<TokenPair> for TokensOut {
     fn from(p: TokenPair) -> Self {
-        TokensOut { refresh: p.refresh, access: p.access }
+        TokensOut {
+            refresh: p.refresh,
+            access: p.access,
+        }
     }
 }
 
@@ -149,14 +161,24 @@ pub struct RefreshResponse {
 }
 
 fn auth_response(message: &'static str, user: &User, pair: TokenPair) -> AuthResponse {
-    AuthResponse { status: "success", message, data: AuthData { user: user.into(), tokens: pair.into() } }
+    AuthResponse {
+        status: "success",
+        message,
+        data: AuthData {
+            user: user.into(),
+            tokens: pair.into(),
+        },
+    }
 }
 
 /// Health check.
 #[utoipa::path(get, path = "/api/users/status/", tag = "002 · JWT users",
     responses((status = 200, body = StatusResponse, example = json!({"status": "success", "message": "Service is running"}))))]
 async fn status() -> Json<StatusResponse> {
-    Json(StatusResponse { status: "success", message: "Service is running" })
+    Json(StatusResponse {
+        status: "success",
+        message: "Service is running",
+    })
 }
 
 /// Registers a user with e-mail and password and signs them in.
@@ -167,18 +189,30 @@ async fn status() -> Json<StatusResponse> {
         (status = 415, body = ErrorResponse, description = "Body is not JSON"),
         (status = 429, body = ErrorResponse, description = "Too many registrations from this address"),
     ))]
-async fn register(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObject(f, ..): Body) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonObject(f, ..): Body,
+) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
     let mut errors = FieldErrors::new();
-    let email = f.required_string("email", &mut errors).and_then(|e| match Email::parse(&e) {
-        Ok(e) => Some(e),
-        Err(m) => {
-            errors.add("email", m);
-            None
-        }
-    });
+    let email = f
+        .required_string("email", &mut errors)
+        .and_then(|e| match Email::parse(&e) {
+            Ok(e) => Some(e),
+            Err(m) => {
+                errors.add("email", m);
+                None
+            }
+        });
     let password = f.string("password", &mut errors);
     let confirm = f.string("confirm_password", &mut errors);
-    let password = types::new_password_with_confirmation(&mut errors, "password", password.as_deref(), "confirm_password", confirm.as_deref());
+    let password = types::new_password_with_confirmation(
+        &mut errors,
+        "password",
+        password.as_deref(),
+        "confirm_password",
+        confirm.as_deref(),
+    );
     let first_name = f.text("first_name", 150, &mut errors);
     let last_name = f.text("last_name", 150, &mut errors);
     let company_name = f.text("company_name", 255, &mut errors);
@@ -196,7 +230,10 @@ async fn register(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObj
         avatar: None,
     };
     let (user, pair) = state.svc.register(ip, reg).await?;
-    Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", &user, pair))))
+    Ok((
+        StatusCode::CREATED,
+        Json(auth_response("User registered successfully", &user, pair)),
+    ))
 }
 
 /// Signs in with e-mail and password.
@@ -207,20 +244,29 @@ async fn register(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObj
         (status = 401, body = ErrorResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
         (status = 429, body = ErrorResponse, description = "Too many attempts"),
     ))]
-async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObject(f, ..): Body) -> Result<Json<AuthResponse>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonObject(f, ..): Body,
+) -> Result<Json<AuthResponse>, ApiError> {
     let mut errors = FieldErrors::new();
     let email = f.required_string("email", &mut errors);
-    let password = f.required_string("password", &mut errors).and_then(|p| match Password::for_login(&p) {
-        Ok(p) => Some(p),
-        Err(m) => {
-            errors.add("password", m);
-            None
-        }
-    });
+    let password =
+        f.required_string("password", &mut errors)
+            .and_then(|p| match Password::for_login(&p) {
+                Ok(p) => Some(p),
+                Err(m) => {
+                    errors.add("password", m);
+                    None
+                }
+            });
     let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };
-    let (user, pair) = state.svc.login(ip, &LoginName::Email(email), &password).await?;
+    let (user, pair) = state
+        .svc
+        .login(ip, &LoginName::Email(email), &password)
+        .await?;
     Ok(Json(auth_response("Login successful", &user, pair)))
 }
 
@@ -232,16 +278,35 @@ async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonObject
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`, or `Token is invalid or expired`"),
         (status = 401, body = ErrorResponse, description = "Not authenticated"),
     ))]
-async fn logout(State(state): State<AppState>, Authed(principal, ..): Auth, JsonObject(f, ..): Body) -> Result<Json<StatusResponse>, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    Authed(principal, ..): Auth,
+    JsonObject(f, ..): Body,
+) -> Result<Json<StatusResponse>, ApiError> {
     let mut errors = FieldErrors::new();
-    let Some(refresh) = f.string("refresh", &mut errors).filter(|r| !r.trim().is_empty()) else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Refresh token is required"));
+    let Some(refresh) = f
+        .string("refresh", &mut errors)
+        .filter(|r| !r.trim().is_empty())
+    else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Refresh token is required",
+        ));
     };
-    state.svc.logout(&principal, refresh.trim()).await.map_err(|e| match e {
-        crate::domain::Error::InvalidToken => ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired"),
-        other => other.into(),
-    })?;
-    Ok(Json(StatusResponse { status: "success", message: "User logged out successfully" }))
+    state
+        .svc
+        .logout(&principal, refresh.trim())
+        .await
+        .map_err(|e| match e {
+            crate::domain::Error::InvalidToken => {
+                ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired")
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(StatusResponse {
+        status: "success",
+        message: "User logged out successfully",
+    }))
 }
 
 /// A new access token for a refresh token (the refresh token is not rotated).
@@ -251,7 +316,10 @@ async fn logout(State(state): State<AppState>, Authed(principal, ..): Auth, Json
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
         (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
     ))]
-async fn refresh(State(state): State<AppState>, JsonObject(f, ..): Body) -> Result<Json<RefreshResponse>, ApiError> {
+async fn refresh(
+    State(state): State<AppState>,
+    JsonObject(f, ..): Body,
+) -> Result<Json<RefreshResponse>, ApiError> {
     let mut errors = FieldErrors::new();
     let Some(refresh) = f.required_string("refresh", &mut errors) else {
         return Err(ApiError::fields(errors).with_message("Refresh token is required"));
@@ -266,7 +334,14 @@ async fn refresh(State(state): State<AppState>, JsonObject(f, ..): Body) -> Resu
         (status = 200, body = ProfileResponse, description = "Profile retrieved successfully"),
         (status = 401, body = ErrorResponse, description = "`Authentication credentials were not provided.`"),
     ))]
-async fn profile(State(state): State<AppState>, Authed(principal, ..): Auth) -> Result<Json<ProfileResponse>, ApiError> {
+async fn profile(
+    State(state): State<AppState>,
+    Authed(principal, ..): Auth,
+) -> Result<Json<ProfileResponse>, ApiError> {
     let user = state.svc.current_user(&principal).await?;
-    Ok(Json(ProfileResponse { status: "success", message: "Profile retrieved successfully", data: (&user).into() }))
+    Ok(Json(ProfileResponse {
+        status: "success",
+        message: "Profile retrieved successfully",
+        data: (&user).into(),
+    }))
 }

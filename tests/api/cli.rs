@@ -1,0 +1,244 @@
+//! The binary as operators run it: flags, settings, subcommands, the start line, shutdown.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_userd");
+
+fn userd(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("USERD_DATA_DIR", dir)
+        .env("USERD_LOG", "warn");
+    c
+}
+
+#[test]
+fn version_and_help_print_and_exit_zero() {
+    let out = Command::new(BIN).arg("--version").output().expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("userd "));
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "create-admin", "keys"] {
+        assert!(help.contains(cmd), "{cmd} in help");
+    }
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cases = [
+        ("USERD_ACCESS_TTL", "soon"),
+        ("USERD_JWT_ALG", "RS256"),
+        ("USERD_BIND", "everywhere"),
+        ("USERD_DATABASE_URL", "mysql://x"),
+    ];
+    for (var, value) in cases {
+        let out = userd(dir.path()).env(var, value).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(var), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn migrate_applies_migrations_and_exits() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = userd(dir.path()).arg("migrate").output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("userd.db").exists());
+    let again = userd(dir.path()).arg("migrate").output().expect("run");
+    assert!(again.status.success(), "idempotent");
+}
+
+fn start(dir: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = userd(dir)
+        .env("USERD_BIND", "127.0.0.1:0")
+        .env("USERD_LOG", "info")
+        .env("USERD_RATE_LIMIT", "off")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines.next().expect("a line before exit").expect("utf-8");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+fn sigterm(child: &std::process::Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+}
+
+#[tokio::test]
+async fn serve_prints_its_address_and_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, url) = start(dir.path());
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let res = reqwest::get(format!("{url}/healthz"))
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK);
+    sigterm(&child);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn create_admin_creates_then_promotes_and_resets_the_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |password: &str| {
+        let mut child = userd(dir.path())
+            .args(["create-admin", "--email", "admin@example.com"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("wait")
+    };
+    let out = run("first-admin-password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run("second-admin-password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let weak = run("password");
+    assert!(!weak.status.success(), "weak passwords are refused");
+
+    let (mut child, url) = start(dir.path());
+    let client = reqwest::Client::new();
+    let login = |pw: &'static str| {
+        client
+            .post(format!("{url}/api/users/login/"))
+            .json(&json!({"email": "admin@example.com", "password": pw}))
+            .send()
+    };
+    assert_eq!(
+        login("second-admin-password").await.expect("send").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        login("first-admin-password").await.expect("send").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    sigterm(&child);
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+}
+
+#[tokio::test]
+async fn keys_rotate_adds_a_key_and_old_tokens_keep_working() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, url) = start(dir.path());
+    let client = reqwest::Client::new();
+    let reg = client
+        .post(format!("{url}/api/users/register/"))
+        .json(&json!({"email": "u@example.com", "password": "securepassword123", "confirm_password": "securepassword123"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(reg.status(), StatusCode::CREATED);
+    let body: serde_json::Value = reg.json().await.expect("json");
+    let old_access = body["data"]["tokens"]["access"]
+        .as_str()
+        .expect("access")
+        .to_string();
+
+    let out = userd(dir.path())
+        .args(["keys", "rotate"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Old tokens still verify on the running node.
+    let res = client
+        .get(format!("{url}/api/users/profile/"))
+        .bearer_auth(&old_access)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    sigterm(&child);
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+
+    // A restarted node signs with the new key and publishes both.
+    let (mut child, url) = start(dir.path());
+    let jwks: serde_json::Value = reqwest::get(format!("{url}/.well-known/jwks.json"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
+    let res = client
+        .get(format!("{url}/api/users/profile/"))
+        .bearer_auth(&old_access)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "tokens of the old key keep verifying"
+    );
+    let login: serde_json::Value = client
+        .post(format!("{url}/api/users/login/"))
+        .json(&json!({"email": "u@example.com", "password": "securepassword123"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let new_access = login["data"]["tokens"]["access"].as_str().expect("access");
+    assert_ne!(
+        new_access.split('.').next(),
+        old_access.split('.').next(),
+        "signed with the new kid"
+    );
+    sigterm(&child);
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    let _ = Duration::from_secs(0);
+}

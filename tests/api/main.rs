@@ -1,0 +1,8 @@
+//! The integration suite: every test runs against a real userd on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod cli;
+mod jwt_surface;
+mod operations;
+mod sessions;

@@ -1,0 +1,85 @@
+//! The operational endpoints of the contract: health, readiness, metrics, keys, OpenAPI.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{both_backends, helpers::*};
+
+both_backends! {
+    async fn liveness_and_readiness_answer(app) {
+        assert_eq!(json_of(app.get("/healthz", None).await, StatusCode::OK).await, json!({"status": "ok"}));
+        assert_eq!(json_of(app.get("/readyz", None).await, StatusCode::OK).await, json!({"status": "ok"}));
+    }
+}
+
+both_backends! {
+    async fn metrics_count_requests_by_route(app) {
+        app.get("/api/users/status/", None).await;
+        let res = app.get("/metrics", None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.expect("text");
+        assert!(text.contains("http_requests_total"), "{text}");
+        assert!(text.contains("path=\"/api/users/status/\""), "{text}");
+    }
+}
+
+both_backends! {
+    async fn jwks_publishes_the_key_that_signs_access_tokens(app) {
+        let (access, _) = app.register_tokens("user@example.com").await;
+        let header = access.split('.').next().expect("header");
+        let header: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).expect("b64"),
+        )
+        .expect("json");
+        assert_eq!(header["alg"], "EdDSA");
+        let jwks = json_of(app.get("/.well-known/jwks.json", None).await, StatusCode::OK).await;
+        let keys = jwks["keys"].as_array().expect("keys");
+        let key = keys.iter().find(|k| k["kid"] == header["kid"]).expect("signing key is published");
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519");
+        assert!(key.get("d").is_none(), "no private part");
+    }
+}
+
+both_backends! {
+    async fn openapi_describes_every_route_and_the_docs_page_works_offline(app) {
+        let doc = json_of(app.get("/api/openapi.json", None).await, StatusCode::OK).await;
+        assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
+        let paths = doc["paths"].as_object().expect("paths");
+        for p in [
+            "/api/users/status/", "/api/users/register/", "/api/users/login/", "/api/users/logout/",
+            "/api/users/refresh-token/", "/api/users/profile/", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json",
+        ] {
+            assert!(paths.contains_key(p), "{p} is described");
+        }
+        let register = &doc["paths"]["/api/users/register/"]["post"];
+        assert!(register["requestBody"].is_object());
+        assert!(register["responses"]["201"].is_object());
+
+        let page = app.get("/api/docs/", None).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("html");
+        assert!(html.contains("swagger-ui"), "docs page");
+        assert!(!html.contains("https://"), "no asset is fetched from the internet");
+        let css = app.get("/api/docs/swagger-ui.css", None).await;
+        assert_eq!(css.status(), StatusCode::OK, "assets are served by userd itself");
+    }
+}
+
+both_backends! {
+    async fn unknown_routes_and_methods_answer_in_json(app) {
+        let res = app.get("/api/users/nope/", None).await;
+        assert_eq!(json_of(res, StatusCode::NOT_FOUND).await, json!({"detail": "Not found."}));
+        let res = app.get("/api/users/login/", None).await;
+        assert_eq!(json_of(res, StatusCode::METHOD_NOT_ALLOWED).await, json!({"detail": "Method \"GET\" not allowed."}));
+    }
+}
+
+both_backends! {
+    async fn every_response_carries_a_request_id(app) {
+        let res = app.get("/healthz", None).await;
+        assert!(!res.headers()["x-request-id"].is_empty());
+        let res = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.expect("send");
+        assert_eq!(res.headers()["x-request-id"], "abc-123");
+    }
+}
