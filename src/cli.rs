@@ -19,11 +19,7 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "userd",
-    version,
-    about = "A users service: accounts, logins, tokens, profiles and a social graph."
-)]
+#[command(name = "userd", version, about = "A users service: accounts, logins, tokens, profiles and a social graph.")]
 pub struct Cli {
     /// Listen address (overrides USERD_BIND).
     #[arg(long, global = true)]
@@ -70,9 +66,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateAdmin { email } => create_admin(config, &email).await,
-        Command::Keys {
-            action: KeysAction::Rotate,
-        } => {
+        Command::Keys { action: KeysAction::Rotate } => {
             let store = crate::open_store(&config).await?;
             let master = secret::master_key(&config)?;
             let sealer = Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::SigningKeys)?;
@@ -81,10 +75,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let key = tokens::generate_key(config.jwt_alg, &sealer)?;
             store.insert_signing_key(&key).await?;
             store.close().await;
-            eprintln!(
-                "added signing key {} ({}); running nodes pick it up within a minute",
-                key.kid, key.alg
-            );
+            eprintln!("added signing key {} ({}); running nodes pick it up within a minute", key.kid, key.alg);
             Ok(())
         }
     }
@@ -125,21 +116,12 @@ async fn shutdown_signal() {
 async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
     let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("reading the password from stdin")?;
-    let raw = input
-        .strip_suffix('\n')
-        .map(|s| s.strip_suffix('\r').unwrap_or(s))
-        .unwrap_or(&input);
-    let password =
-        Password::new_password(raw).map_err(|m| anyhow::anyhow!("password: {}", m.join(" ")))?;
+    std::io::stdin().read_to_string(&mut input).context("reading the password from stdin")?;
+    let raw = input.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(&input);
+    let password = Password::new_password(raw).map_err(|m| anyhow::anyhow!("password: {}", m.join(" ")))?;
     let store = crate::open_store(&config).await?;
     let svc = crate::build_service(&config, Arc::clone(&store)).await?;
-    let user = svc
-        .create_admin(email, password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = svc.create_admin(email, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
     eprintln!("staff user {} (id {}) is ready", user.email, user.id);
     Ok(())

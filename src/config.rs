@@ -22,10 +22,7 @@ pub struct ConfigError {
 }
 
 fn bad(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var,
-        message: message.into(),
-    }
+    ConfigError { var, message: message.into() }
 }
 
 /// Stripe settings; checkout answers 400 while `secret_key` is unset.
@@ -95,9 +92,7 @@ impl Config {
     pub fn from_env(bind: Option<String>, data_dir: Option<PathBuf>) -> Result<Self, ConfigError> {
         Self::from_lookup(|name| match name {
             "USERD_BIND" if bind.is_some() => bind.clone(),
-            "USERD_DATA_DIR" if data_dir.is_some() => {
-                data_dir.as_ref().map(|d| d.to_string_lossy().into_owned())
-            }
+            "USERD_DATA_DIR" if data_dir.is_some() => data_dir.as_ref().map(|d| d.to_string_lossy().into_owned()),
             _ => std::env::var(name).ok(),
         })
     }
@@ -108,28 +103,17 @@ impl Config {
 
         let bind = match var("USERD_BIND") {
             None => SocketAddr::from(([127, 0, 0, 1], 8000)),
-            Some(v) => v.trim().parse().map_err(|_| {
-                bad(
-                    "USERD_BIND",
-                    format!("'{v}' is not an address like 127.0.0.1:8000"),
-                )
-            })?,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| bad("USERD_BIND", format!("'{v}' is not an address like 127.0.0.1:8000")))?,
         };
         let data_dir = PathBuf::from(var("USERD_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match var("USERD_DATABASE_URL") {
             None => format!("sqlite://{}/userd.db", data_dir.display()),
-            Some(v)
-                if v.starts_with("sqlite:")
-                    || v.starts_with("postgres://")
-                    || v.starts_with("postgresql://") =>
-            {
-                v
-            }
+            Some(v) if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") => v,
             Some(_) => {
-                return Err(bad(
-                    "USERD_DATABASE_URL",
-                    "must start with sqlite:// or postgres://",
-                ));
+                return Err(bad("USERD_DATABASE_URL", "must start with sqlite:// or postgres://"));
             }
         };
         let public_url = match var("USERD_PUBLIC_URL") {
@@ -138,10 +122,7 @@ impl Config {
                 Some(v.trim_end_matches('/').to_string())
             }
             Some(_) => {
-                return Err(bad(
-                    "USERD_PUBLIC_URL",
-                    "must start with http:// or https://",
-                ));
+                return Err(bad("USERD_PUBLIC_URL", "must start with http:// or https://"));
             }
         };
         let secret_key = match get("USERD_SECRET_KEY") {
@@ -155,11 +136,7 @@ impl Config {
             Some(v) => return Err(bad("USERD_JWT_ALG", format!("'{v}' is not EdDSA or HS256"))),
         };
         let access_ttl = duration(&var, "USERD_ACCESS_TTL", Duration::from_secs(60 * 60))?;
-        let refresh_ttl = duration(
-            &var,
-            "USERD_REFRESH_TTL",
-            Duration::from_secs(7 * 24 * 60 * 60),
-        )?;
+        let refresh_ttl = duration(&var, "USERD_REFRESH_TTL", Duration::from_secs(7 * 24 * 60 * 60))?;
         let rate_limit = match var("USERD_RATE_LIMIT").as_deref() {
             None | Some("on") => true,
             Some("off") => false,
@@ -177,12 +154,7 @@ impl Config {
                 .parse::<u64>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    bad(
-                        "USERD_MAX_UPLOAD_BYTES",
-                        format!("'{v}' is not a positive number of bytes"),
-                    )
-                })?,
+                .ok_or_else(|| bad("USERD_MAX_UPLOAD_BYTES", format!("'{v}' is not a positive number of bytes")))?,
         };
         let cors_origins = match var("USERD_CORS_ORIGINS") {
             None => Vec::new(),
@@ -209,12 +181,9 @@ impl Config {
             api_url: url_or(&var, "USERD_STRIPE_API_URL", "https://api.stripe.com")?,
             prices: match var("USERD_STRIPE_PRICES") {
                 None => Vec::new(),
-                Some(v) => pairs(&v).ok_or_else(|| {
-                    bad(
-                        "USERD_STRIPE_PRICES",
-                        "must look like plan=price_id,plan=price_id",
-                    )
-                })?,
+                Some(v) => {
+                    pairs(&v).ok_or_else(|| bad("USERD_STRIPE_PRICES", "must look like plan=price_id,plan=price_id"))?
+                }
             },
             webhook_secret: var("USERD_STRIPE_WEBHOOK_SECRET").map(SecretString::from),
             success_url: optional_url(&var, "USERD_STRIPE_SUCCESS_URL")?,
@@ -222,10 +191,7 @@ impl Config {
         };
         let log = var("USERD_LOG").unwrap_or_else(|| "info".into());
         if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
-            return Err(bad(
-                "USERD_LOG",
-                format!("'{log}' is not a tracing filter such as info or userd=debug"),
-            ));
+            return Err(bad("USERD_LOG", format!("'{log}' is not a tracing filter such as info or userd=debug")));
         }
 
         Ok(Config {
@@ -272,27 +238,17 @@ fn duration(
 ) -> Result<Duration, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(v) => parse_duration(&v).ok_or_else(|| {
-            bad(
-                name,
-                format!("'{v}' is not a duration such as 90s, 60m, 12h or 7d"),
-            )
-        }),
+        Some(v) => {
+            parse_duration(&v).ok_or_else(|| bad(name, format!("'{v}' is not a duration such as 90s, 60m, 12h or 7d")))
+        }
     }
 }
 
-fn url_or(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: &str,
-) -> Result<String, ConfigError> {
+fn url_or(var: &impl Fn(&str) -> Option<String>, name: &'static str, default: &str) -> Result<String, ConfigError> {
     Ok(optional_url(var, name)?.unwrap_or_else(|| default.to_string()))
 }
 
-fn optional_url(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-) -> Result<Option<String>, ConfigError> {
+fn optional_url(var: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<String>, ConfigError> {
     match var(name) {
         None => Ok(None),
         Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
@@ -318,10 +274,8 @@ mod tests {
     use super::*;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: std::collections::HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 

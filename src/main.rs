@@ -24,10 +24,7 @@ fn main() -> ExitCode {
             tracing::warn!(variable = %name, "unknown setting ignored");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("userd: cannot start the async runtime: {e}");

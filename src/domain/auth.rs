@@ -58,11 +58,7 @@ fn ttl(d: std::time::Duration) -> SignedDuration {
 impl Service {
     /// Creates the account and its first login session.
     #[instrument(skip_all)]
-    pub async fn register(
-        &self,
-        ip: Option<IpAddr>,
-        reg: Registration,
-    ) -> Result<(User, TokenPair)> {
+    pub async fn register(&self, ip: Option<IpAddr>, reg: Registration) -> Result<(User, TokenPair)> {
         self.throttle.register(ip)?;
         let user = self.create_user(reg, false).await?;
         let pair = self.start_jwt_session(user.id).await?;
@@ -73,10 +69,7 @@ impl Service {
     pub async fn create_user(&self, reg: Registration, is_staff: bool) -> Result<User> {
         let password_hash = self.hasher.hash(&reg.password).await?;
         let generated = reg.username.is_none();
-        let base = reg
-            .username
-            .clone()
-            .unwrap_or_else(|| Username::from_email(&reg.email));
+        let base = reg.username.clone().unwrap_or_else(|| Username::from_email(&reg.email));
         let mut new = NewUser {
             external_id: ExternalId(crypto::random_token(16)?),
             email: reg.email,
@@ -91,14 +84,11 @@ impl Service {
         };
         for attempt in 0..8u32 {
             if generated && attempt > 0 {
-                let n = u32::from_le_bytes(crypto::random_bytes(4)?.try_into().unwrap_or([0; 4]))
-                    % 10_000;
+                let n = u32::from_le_bytes(crypto::random_bytes(4)?.try_into().unwrap_or([0; 4])) % 10_000;
                 new.username = base.with_suffix(n);
             }
             match self.users.create_user(&new).await {
-                Err(Error::Conflict {
-                    field: "username", ..
-                }) if generated => continue,
+                Err(Error::Conflict { field: "username", .. }) if generated => continue,
                 other => return other,
             }
         }
@@ -108,12 +98,7 @@ impl Service {
     /// Checks a password; unknown account, wrong password and inactive account answer alike
     /// and cost the same.
     #[instrument(skip_all)]
-    pub async fn verify_credentials(
-        &self,
-        ip: Option<IpAddr>,
-        name: &LoginName,
-        password: &Password,
-    ) -> Result<User> {
+    pub async fn verify_credentials(&self, ip: Option<IpAddr>, name: &LoginName, password: &Password) -> Result<User> {
         let key = match name {
             LoginName::Email(e) | LoginName::Username(e) => e.trim().to_lowercase(),
         };
@@ -134,12 +119,7 @@ impl Service {
     }
 
     /// Password login that starts a JWT session.
-    pub async fn login(
-        &self,
-        ip: Option<IpAddr>,
-        name: &LoginName,
-        password: &Password,
-    ) -> Result<(User, TokenPair)> {
+    pub async fn login(&self, ip: Option<IpAddr>, name: &LoginName, password: &Password) -> Result<(User, TokenPair)> {
         let user = self.verify_credentials(ip, name, password).await?;
         let pair = self.start_jwt_session(user.id).await?;
         Ok((user, pair))
@@ -155,8 +135,7 @@ impl Service {
             revoked: false,
         };
         self.sessions.create_session(&session).await?;
-        self.session_cache
-            .insert(session.id.clone(), user, session.expires_at);
+        self.session_cache.insert(session.id.clone(), user, session.expires_at);
         self.tokens.issue_pair(user, &session.id)
     }
 
@@ -167,8 +146,7 @@ impl Service {
         }
         match self.sessions.session(id).await? {
             Some(s) if !s.revoked && s.expires_at > Timestamp::now() => {
-                self.session_cache
-                    .insert(id.clone(), s.user_id, s.expires_at);
+                self.session_cache.insert(id.clone(), s.user_id, s.expires_at);
                 Ok(Some(s.user_id))
             }
             _ => Ok(None),
@@ -187,11 +165,7 @@ impl Service {
             Some(owner) if owner == claims.user() => {}
             _ => return Err(Error::InvalidToken),
         }
-        let user = self
-            .users
-            .user_by_id(claims.user())
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let user = self.users.user_by_id(claims.user()).await?.ok_or(Error::InvalidToken)?;
         if !user.is_active {
             return Err(Error::InvalidToken);
         }
@@ -203,15 +177,11 @@ impl Service {
     #[instrument(skip_all)]
     pub async fn logout(&self, principal: &Principal, refresh: &str) -> Result<()> {
         let claims = self.tokens.verify(refresh, TokenType::Refresh).await?;
-        if claims.user() != principal.user_id
-            || self.sessions.is_refresh_blacklisted(&claims.jti).await?
-        {
+        if claims.user() != principal.user_id || self.sessions.is_refresh_blacklisted(&claims.jti).await? {
             return Err(Error::InvalidToken);
         }
         let session = claims.session();
-        self.sessions
-            .blacklist_refresh(&claims.jti, claims.user(), claims.expires_at(), &session)
-            .await?;
+        self.sessions.blacklist_refresh(&claims.jti, claims.user(), claims.expires_at(), &session).await?;
         self.revoked(Revocation::Session(session));
         Ok(())
     }
@@ -229,21 +199,15 @@ impl Service {
 
     /// Authenticates a JWT access token: signature, expiry, type, and a live session.
     pub async fn authenticate_jwt(&self, token: &str) -> Result<Principal> {
-        let claims = self
-            .tokens
-            .verify(token, TokenType::Access)
-            .await
-            .map_err(|e| match e {
-                Error::InvalidToken => Error::Unauthenticated(AuthFailure::Invalid),
-                other => other,
-            })?;
+        let claims = self.tokens.verify(token, TokenType::Access).await.map_err(|e| match e {
+            Error::InvalidToken => Error::Unauthenticated(AuthFailure::Invalid),
+            other => other,
+        })?;
         let session = claims.session();
         match self.session_owner(&session).await? {
-            Some(owner) if owner == claims.user() => Ok(Principal {
-                user_id: owner,
-                session: Some(session),
-                via: Via::Jwt,
-            }),
+            Some(owner) if owner == claims.user() => {
+                Ok(Principal { user_id: owner, session: Some(session), via: Via::Jwt })
+            }
             _ => Err(Error::Unauthenticated(AuthFailure::Invalid)),
         }
     }

@@ -51,19 +51,14 @@ impl Sealer {
     pub fn derive(master: &[u8], purpose: Purpose) -> anyhow::Result<Self> {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"userd master key").extract(master);
         let info = [purpose.info()];
-        let okm = prk
-            .expand(&info, &aead::AES_256_GCM)
-            .map_err(|_| anyhow::anyhow!("key derivation failed"))?;
-        Ok(Sealer {
-            key: aead::LessSafeKey::new(aead::UnboundKey::from(okm)),
-        })
+        let okm = prk.expand(&info, &aead::AES_256_GCM).map_err(|_| anyhow::anyhow!("key derivation failed"))?;
+        Ok(Sealer { key: aead::LessSafeKey::new(aead::UnboundKey::from(okm)) })
     }
 
     /// `nonce || ciphertext || tag`; `context` is bound as associated data.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<Vec<u8>> {
         let nonce_bytes = random_bytes(aead::NONCE_LEN)?;
-        let nonce = aead::Nonce::try_assume_unique_for_key(&nonce_bytes)
-            .map_err(|_| anyhow::anyhow!("bad nonce"))?;
+        let nonce = aead::Nonce::try_assume_unique_for_key(&nonce_bytes).map_err(|_| anyhow::anyhow!("bad nonce"))?;
         let mut buf = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(nonce, aead::Aad::from(context), &mut buf)
@@ -79,15 +74,12 @@ impl Sealer {
             anyhow::bail!("sealed value too short");
         }
         let (nonce, ct) = sealed.split_at(aead::NONCE_LEN);
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
-            .map_err(|_| anyhow::anyhow!("bad nonce"))?;
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("bad nonce"))?;
         let mut buf = ct.to_vec();
         let plain = self
             .key
             .open_in_place(nonce, aead::Aad::from(context), &mut buf)
-            .map_err(|_| {
-                anyhow::anyhow!("decryption failed: wrong USERD_SECRET_KEY or damaged data")
-            })?;
+            .map_err(|_| anyhow::anyhow!("decryption failed: wrong USERD_SECRET_KEY or damaged data"))?;
         Ok(plain.to_vec())
     }
 }
@@ -98,23 +90,15 @@ mod tests {
 
     #[test]
     fn sealed_values_open_only_with_the_same_key_and_context() {
-        let a = Sealer::derive(b"0123456789abcdef0123456789abcdef", Purpose::ApiTokens)
-            .expect("derive");
-        let b = Sealer::derive(b"another secret of thirty-two chars", Purpose::ApiTokens)
-            .expect("derive");
-        let other_purpose =
-            Sealer::derive(b"0123456789abcdef0123456789abcdef", Purpose::SigningKeys)
-                .expect("derive");
+        let a = Sealer::derive(b"0123456789abcdef0123456789abcdef", Purpose::ApiTokens).expect("derive");
+        let b = Sealer::derive(b"another secret of thirty-two chars", Purpose::ApiTokens).expect("derive");
+        let other_purpose = Sealer::derive(b"0123456789abcdef0123456789abcdef", Purpose::SigningKeys).expect("derive");
         let sealed = a.seal(b"secret", b"ctx").expect("seal");
         assert_eq!(a.open(&sealed, b"ctx").expect("open"), b"secret");
         assert!(a.open(&sealed, b"other").is_err());
         assert!(b.open(&sealed, b"ctx").is_err());
         assert!(other_purpose.open(&sealed, b"ctx").is_err());
-        assert_ne!(
-            a.seal(b"secret", b"ctx").expect("seal"),
-            sealed,
-            "nonces differ"
-        );
+        assert_ne!(a.seal(b"secret", b"ctx").expect("seal"), sealed, "nonces differ");
     }
 
     #[test]

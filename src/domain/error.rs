@@ -29,10 +29,7 @@ impl FieldErrors {
 
     /// The first message found, used where a dialect shows one sentence.
     pub fn first_message(&self) -> &str {
-        self.0
-            .first()
-            .and_then(|(_, m)| m.first())
-            .map_or("Invalid input.", String::as_str)
+        self.0.first().and_then(|(_, m)| m.first()).map_or("Invalid input.", String::as_str)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
@@ -41,11 +38,7 @@ impl FieldErrors {
 
     /// `Ok(())` when nothing was found, so validation can end with `errors.into_result()?`.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Validation(self))
-        }
+        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
     }
 
     /// Renames a field, for dialects whose request calls it otherwise.
@@ -73,10 +66,7 @@ pub enum Error {
     #[error("validation failed")]
     Validation(FieldErrors),
     #[error("conflict on {field}")]
-    Conflict {
-        field: &'static str,
-        message: String,
-    },
+    Conflict { field: &'static str, message: String },
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("invalid token")]
@@ -85,10 +75,15 @@ pub enum Error {
     Unauthenticated(AuthFailure),
     #[error("forbidden")]
     Forbidden,
+    /// An unsafe request authenticated by the session cookie without the matching `X-CSRFToken`.
+    #[error("CSRF check failed")]
+    CsrfFailed(&'static str),
     #[error("not found")]
     NotFound,
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
+    #[error("too large")]
+    TooLarge { limit: u64 },
     #[error("not configured: {0}")]
     NotConfigured(&'static str),
     #[error("upstream service failed")]

@@ -1,6 +1,7 @@
 //! The domain: users, credentials and sessions. It knows no HTTP and no SQL; storage sits
 //! behind the traits in [`ports`], and every surface calls the methods of [`Service`].
 
+pub mod api_tokens;
 pub mod auth;
 pub mod crypto;
 pub mod error;
@@ -12,14 +13,16 @@ pub mod throttle;
 pub mod tokens;
 pub mod types;
 pub mod user;
+pub mod web_sessions;
 
 use std::{sync::Arc, time::Duration};
 
 pub use error::{AuthFailure, Error, FieldErrors, Result};
 
 use self::{
+    crypto::Sealer,
     passwords::PasswordHasher,
-    ports::{Health, KeyStore, SessionStore, UserStore},
+    ports::{ApiTokenStore, Health, KeyStore, SessionStore, UserStore},
     sessions::SessionCache,
     throttle::Throttle,
     tokens::Tokens,
@@ -31,6 +34,7 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub keys: Arc<dyn KeyStore>,
+    pub api_tokens: Arc<dyn ApiTokenStore>,
     pub health: Arc<dyn Health>,
 }
 
@@ -39,7 +43,10 @@ pub struct Stores {
 pub struct Service {
     pub(crate) users: Arc<dyn UserStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
+    pub(crate) api_tokens: Arc<dyn ApiTokenStore>,
     pub(crate) health: Arc<dyn Health>,
+    /// Seals personal API tokens at rest.
+    pub(crate) token_sealer: Arc<Sealer>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) tokens: Tokens,
     pub(crate) throttle: Throttle,
@@ -47,11 +54,19 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(stores: Stores, hasher: PasswordHasher, tokens: Tokens, throttle: Throttle) -> Self {
+    pub fn new(
+        stores: Stores,
+        token_sealer: Sealer,
+        hasher: PasswordHasher,
+        tokens: Tokens,
+        throttle: Throttle,
+    ) -> Self {
         Service {
             users: stores.users,
             sessions: stores.sessions,
+            api_tokens: stores.api_tokens,
             health: stores.health,
+            token_sealer: Arc::new(token_sealer),
             hasher,
             tokens,
             throttle,

@@ -24,24 +24,19 @@ pub struct PasswordHasher {
 }
 
 fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
-        .map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
     let salt = crypto::random_bytes(16)?;
-    let hash = argon2()?
-        .hash_password_with_salt(password, &salt)
-        .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
+    let hash = argon2()?.hash_password_with_salt(password, &salt).map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
     Ok(hash.to_string())
 }
 
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
     // A stored hash that does not parse never matches; the caller treats that as a wrong password.
-    argon2()
-        .map(|a| a.verify_password(password, phc).is_ok())
-        .unwrap_or(false)
+    argon2().map(|a| a.verify_password(password, phc).is_ok()).unwrap_or(false)
 }
 
 impl PasswordHasher {
@@ -56,9 +51,7 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
-        Ok(tokio::task::spawn_blocking(f)
-            .await
-            .map_err(anyhow::Error::from)?)
+        Ok(tokio::task::spawn_blocking(f).await.map_err(anyhow::Error::from)?)
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
@@ -89,22 +82,11 @@ mod tests {
         let hasher = PasswordHasher::new(1).expect("hasher");
         let pw = Password::for_login("correct horse battery").expect("password");
         let hash = hasher.hash(&pw).await.expect("hash");
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(hasher.verify(&pw, Some(&hash)).await.expect("verify"));
         let wrong = Password::for_login("wrong horse battery").expect("password");
         assert!(!hasher.verify(&wrong, Some(&hash)).await.expect("verify"));
-        assert!(
-            !hasher.verify(&pw, None).await.expect("verify"),
-            "no account never matches"
-        );
-        assert!(
-            !hasher
-                .verify(&pw, Some("not a hash"))
-                .await
-                .expect("verify")
-        );
+        assert!(!hasher.verify(&pw, None).await.expect("verify"), "no account never matches");
+        assert!(!hasher.verify(&pw, Some("not a hash")).await.expect("verify"));
     }
 }

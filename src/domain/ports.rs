@@ -17,12 +17,8 @@ pub trait UserStore: Send + Sync {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
     async fn user_by_username(&self, username_key: &str) -> Result<Option<User>>;
     /// The user and their password hash (if any), by case-insensitive e-mail.
-    async fn credentials_by_email(&self, email_key: &str)
-    -> Result<Option<(User, Option<String>)>>;
-    async fn credentials_by_username(
-        &self,
-        username_key: &str,
-    ) -> Result<Option<(User, Option<String>)>>;
+    async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>>;
+    async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
     async fn password_hash(&self, id: UserId) -> Result<Option<String>>;
     async fn username_taken(&self, username_key: &str) -> Result<bool>;
     /// Applies the update; `Error::Conflict { field: "email" }` when the new e-mail is taken.
@@ -102,6 +98,17 @@ pub struct StoredKey {
 pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<StoredKey>>;
     async fn insert_signing_key(&self, key: &StoredKey) -> Result<()>;
+}
+
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    /// The sealed token of a user, if one was ever issued.
+    async fn sealed_api_token(&self, user: UserId) -> Result<Option<Vec<u8>>>;
+    /// Stores a token unless the user already has one; returns whether it was stored.
+    async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<bool>;
+    /// Replaces the user's token, so the old one stops working at once.
+    async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<()>;
+    async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<UserId>>;
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@ use tracing::instrument;
 use super::{
     Service,
     error::{Error, Result},
-    types::UserId,
+    types::{TimeZoneName, UserId},
     user::{ProfileUpdate, User},
 };
 
@@ -21,5 +21,20 @@ impl Service {
             return self.user(id).await;
         }
         self.users.update_profile(id, update).await
+    }
+}
+
+impl Service {
+    /// Sets or clears the time zone; returns the new value when it changed.
+    #[instrument(skip_all)]
+    pub async fn update_time_zone(&self, id: UserId, tz: Option<TimeZoneName>) -> Result<Option<Option<String>>> {
+        let current = self.user(id).await?;
+        let new = tz.map(|t| t.as_str().to_string());
+        if current.tz == new {
+            return Ok(None);
+        }
+        let update = ProfileUpdate { tz: Some(new.clone()), ..ProfileUpdate::default() };
+        self.users.update_profile(id, &update).await?;
+        Ok(Some(new))
     }
 }

@@ -44,9 +44,7 @@ impl SessionCache {
     /// The owner of a live session, if this node has seen it recently.
     pub fn get(&self, id: &SessionId) -> Option<UserId> {
         self.with(|m| match m.get(id) {
-            Some(e) if e.cached_at.elapsed() < MAX_AGE && e.expires_at > Timestamp::now() => {
-                Some(e.user)
-            }
+            Some(e) if e.cached_at.elapsed() < MAX_AGE && e.expires_at > Timestamp::now() => Some(e.user),
             Some(_) => {
                 m.remove(id);
                 None
@@ -60,14 +58,7 @@ impl SessionCache {
             if m.len() >= CAPACITY {
                 m.clear();
             }
-            m.insert(
-                id,
-                Entry {
-                    user,
-                    expires_at,
-                    cached_at: Instant::now(),
-                },
-            );
+            m.insert(id, Entry { user, expires_at, cached_at: Instant::now() });
         })
     }
 

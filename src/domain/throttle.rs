@@ -23,15 +23,10 @@ fn per_minute(n: u32, burst: u32) -> Quota {
     Quota::per_minute(n).allow_burst(burst)
 }
 
-fn check<K: std::hash::Hash + Eq + Clone>(
-    limiter: &DefaultKeyedRateLimiter<K>,
-    key: &K,
-) -> Result<()> {
+fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<()> {
     limiter.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-        Error::RateLimited {
-            retry_after: wait.as_secs().max(1),
-        }
+        Error::RateLimited { retry_after: wait.as_secs().max(1) }
     })
 }
 

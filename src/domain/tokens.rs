@@ -102,8 +102,8 @@ pub fn generate_key(alg: JwtAlg, sealer: &Sealer) -> Result<StoredKey> {
         JwtAlg::EdDsa => {
             let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
                 .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?;
-            let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-                .map_err(|_| anyhow::anyhow!("Ed25519 key parse failed"))?;
+            let pair =
+                Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("Ed25519 key parse failed"))?;
             (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
         }
         JwtAlg::Hs256 => (crypto::random_bytes(64)?, Vec::new()),
@@ -127,29 +127,12 @@ impl Tokens {
         refresh_ttl: Duration,
     ) -> Result<Self> {
         let ring = Self::build_ring(store.as_ref(), &sealer, alg, true).await?;
-        Ok(Tokens {
-            store,
-            sealer,
-            alg,
-            access_ttl,
-            refresh_ttl,
-            ring: Arc::new(RwLock::new(Arc::new(ring))),
-        })
+        Ok(Tokens { store, sealer, alg, access_ttl, refresh_ttl, ring: Arc::new(RwLock::new(Arc::new(ring))) })
     }
 
-    async fn build_ring(
-        store: &dyn KeyStore,
-        sealer: &Sealer,
-        alg: JwtAlg,
-        create: bool,
-    ) -> Result<Ring> {
+    async fn build_ring(store: &dyn KeyStore, sealer: &Sealer, alg: JwtAlg, create: bool) -> Result<Ring> {
         let name = alg_name(alg);
-        let mut keys: Vec<StoredKey> = store
-            .signing_keys()
-            .await?
-            .into_iter()
-            .filter(|k| k.alg == name)
-            .collect();
+        let mut keys: Vec<StoredKey> = store.signing_keys().await?.into_iter().filter(|k| k.alg == name).collect();
         if keys.is_empty() {
             if !create {
                 return Err(anyhow::anyhow!("no {name} signing key in the database").into());
@@ -157,12 +140,7 @@ impl Tokens {
             let key = generate_key(alg, sealer)?;
             store.insert_signing_key(&key).await?;
             // Another node may have created one at the same moment; read back what won.
-            keys = store
-                .signing_keys()
-                .await?
-                .into_iter()
-                .filter(|k| k.alg == name)
-                .collect();
+            keys = store.signing_keys().await?.into_iter().filter(|k| k.alg == name).collect();
         }
         keys.sort_by_key(|k| k.created_at);
         let mut verifying = HashMap::new();
@@ -178,15 +156,9 @@ impl Tokens {
                         "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
                         "kid": key.kid, "x": URL_SAFE_NO_PAD.encode(&key.public),
                     }));
-                    (
-                        EncodingKey::from_ed_der(&private),
-                        DecodingKey::from_ed_der(&key.public),
-                    )
+                    (EncodingKey::from_ed_der(&private), DecodingKey::from_ed_der(&key.public))
                 }
-                JwtAlg::Hs256 => (
-                    EncodingKey::from_secret(&private),
-                    DecodingKey::from_secret(&private),
-                ),
+                JwtAlg::Hs256 => (EncodingKey::from_secret(&private), DecodingKey::from_secret(&private)),
             };
             verifying.insert(key.kid.clone(), dec);
             signing = Some((key.kid.clone(), enc));
@@ -213,8 +185,7 @@ impl Tokens {
         if self.ring().loaded_at.elapsed() < Duration::from_secs(1) {
             return Ok(());
         }
-        let fresh =
-            Arc::new(Self::build_ring(self.store.as_ref(), &self.sealer, self.alg, false).await?);
+        let fresh = Arc::new(Self::build_ring(self.store.as_ref(), &self.sealer, self.alg, false).await?);
         match self.ring.write() {
             Ok(mut r) => *r = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -235,13 +206,7 @@ impl Tokens {
         self.refresh_ttl
     }
 
-    fn sign(
-        &self,
-        user: UserId,
-        session: &SessionId,
-        token_type: TokenType,
-        ttl: Duration,
-    ) -> Result<String> {
+    fn sign(&self, user: UserId, session: &SessionId, token_type: TokenType, ttl: Duration) -> Result<String> {
         let ring = self.ring();
         let now = Timestamp::now().as_second();
         let claims = Claims {
@@ -288,8 +253,7 @@ impl Tokens {
         validation.leeway = LEEWAY_SECS;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|_| Error::InvalidToken)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|_| Error::InvalidToken)?;
         let claims = data.claims;
         let now = Timestamp::now().as_second();
         if claims.token_type != expected || claims.iat > now + LEEWAY_SECS as i64 {

@@ -136,10 +136,7 @@ impl Username {
         if v.chars().count() > Self::MAX_LEN {
             return Err("Ensure this field has no more than 150 characters.");
         }
-        if !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c))
-        {
+        if !v.chars().all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c)) {
             return Err(
                 "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
             );
@@ -182,12 +179,8 @@ impl Username {
     }
 }
 
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../../assets/common-passwords.txt")
-        .lines()
-        .map(str::trim)
-        .collect()
-});
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("../../assets/common-passwords.txt").lines().map(str::trim).collect());
 
 /// A password as typed, NFKC-normalised; never printed (`SecretString`).
 pub struct Password(SecretString);
@@ -229,11 +222,7 @@ impl Password {
         if v.chars().all(|c| c.is_ascii_digit()) {
             problems.push("This password is entirely numeric.");
         }
-        if problems.is_empty() {
-            Ok(p)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(p) } else { Err(problems) }
     }
 
     pub fn expose(&self) -> &str {
@@ -270,19 +259,31 @@ pub fn new_password_with_confirmation(
     parsed
 }
 
+/// An IANA time zone name (document 001's `tz`), stored in its canonical spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let v = raw.trim();
+        let invalid = || format!("'{v}' is not a known IANA time zone.");
+        if v.is_empty() || v.len() > 64 {
+            return Err(invalid());
+        }
+        let tz = jiff::tz::TimeZone::get(v).map_err(|_| invalid())?;
+        Ok(TimeZoneName(tz.iana_name().unwrap_or(v).to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A name-like free-text field: trimmed, at most `max` characters.
-pub fn text_field(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Option<String> {
+pub fn text_field(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> Option<String> {
     let v = value?.trim();
     if v.chars().count() > max {
-        errors.add(
-            field,
-            format!("Ensure this field has no more than {max} characters."),
-        );
+        errors.add(field, format!("Ensure this field has no more than {max} characters."));
         return None;
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
@@ -332,40 +333,32 @@ mod tests {
 
     #[test]
     fn generated_usernames_are_valid() {
-        for email in [
-            "me@example.com",
-            "john.doe+tag@example.com",
-            "ünï@example.com",
-        ] {
+        for email in ["me@example.com", "john.doe+tag@example.com", "ünï@example.com"] {
             let e = Email::parse(email).expect("valid email");
             let u = Username::from_email(&e);
-            assert!(
-                Username::parse(u.as_str()).is_ok(),
-                "{email} -> {}",
-                u.as_str()
-            );
+            assert!(Username::parse(u.as_str()).is_ok(), "{email} -> {}", u.as_str());
         }
     }
 
     #[test]
     fn new_passwords_follow_the_rules() {
         assert!(Password::new_password("securepassword123").is_ok());
-        assert!(
-            Password::new_password(&"x7".repeat(32)).is_ok(),
-            "64 characters are accepted"
-        );
-        for (bad, why) in [
-            ("short1", "too short"),
-            ("password123", "common"),
-            ("1234567890123", "numeric"),
-            ("", "blank"),
-        ] {
+        assert!(Password::new_password(&"x7".repeat(32)).is_ok(), "64 characters are accepted");
+        for (bad, why) in
+            [("short1", "too short"), ("password123", "common"), ("1234567890123", "numeric"), ("", "blank")]
+        {
             assert!(Password::new_password(bad).is_err(), "{why}");
         }
-        assert!(
-            Password::for_login(&"a".repeat(4097)).is_err(),
-            "over 4 KiB refused at once"
-        );
+        assert!(Password::for_login(&"a".repeat(4097)).is_err(), "over 4 KiB refused at once");
+    }
+
+    #[test]
+    fn time_zones_are_real_iana_names() {
+        assert_eq!(TimeZoneName::parse("America/New_York").map(|t| t.0), Ok("America/New_York".into()));
+        assert_eq!(TimeZoneName::parse("UTC").map(|t| t.0), Ok("UTC".into()));
+        for bad in ["Mars/Olympus_Mons", "", "../../etc/passwd", "+05:00"] {
+            assert!(TimeZoneName::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

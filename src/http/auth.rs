@@ -1,15 +1,22 @@
 //! Credentials of every surface: a JWT access token (`Bearer` or document 004's `JWT`
-//! scheme) or a personal API token in `Authorization`, or the browser session cookie.
+//! scheme) or a personal API token in `Authorization`, or the browser session cookie with
+//! `X-CSRFToken` on unsafe methods.
 
 use std::{marker::PhantomData, net::SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
-    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
+    http::{HeaderMap, Method, header::AUTHORIZATION, request::Parts},
 };
+use axum_extra::extract::CookieJar;
+use secrecy::SecretString;
 
 use super::AppState;
 use crate::domain::{AuthFailure, Error, auth::Principal};
+
+pub const SESSION_COOKIE: &str = "sessionid";
+pub const CSRF_COOKIE: &str = "csrftoken";
+pub const CSRF_HEADER: &str = "x-csrftoken";
 
 /// What the `Authorization` header carries.
 pub enum Credential<'a> {
@@ -22,33 +29,43 @@ pub enum Credential<'a> {
 pub fn credential(headers: &HeaderMap) -> Option<Result<Credential<'_>, Error>> {
     let value = headers.get(AUTHORIZATION)?;
     let invalid = || Err(Error::Unauthenticated(AuthFailure::Invalid));
-    let Ok(value) = value.to_str() else {
-        return Some(invalid());
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return Some(invalid());
-    };
+    let Ok(value) = value.to_str() else { return Some(invalid()) };
+    let Some((scheme, token)) = value.trim().split_once(' ') else { return Some(invalid()) };
     let token = token.trim();
-    if token.is_empty()
-        || !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt"))
-    {
+    if token.is_empty() || !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt")) {
         return Some(invalid());
     }
     // A JWT is three base64url segments; anything else is a personal API token.
-    if token.split('.').count() == 3 {
-        Some(Ok(Credential::Jwt(token)))
-    } else {
-        Some(Ok(Credential::Opaque(token)))
-    }
+    if token.split('.').count() == 3 { Some(Ok(Credential::Jwt(token))) } else { Some(Ok(Credential::Opaque(token))) }
 }
 
-/// Authenticates a request from its headers.
-pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// Authenticates a request. A live session cookie on an unsafe method requires its CSRF
+/// token even when an `Authorization` header is present too, so a forged request cannot
+/// skip the check by adding one.
+pub async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<Principal, Error> {
+    let jar = CookieJar::from_headers(headers);
+    let cookie_session = match jar.get(SESSION_COOKIE) {
+        Some(c) => state.svc.authenticate_cookie(c.value()).await?,
+        None => None,
+    };
+    if let Some(session) = &cookie_session
+        && !is_safe(method)
+    {
+        let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        state.svc.check_csrf(session, header)?;
+    }
     match credential(headers) {
         Some(Ok(Credential::Jwt(token))) => state.svc.authenticate_jwt(token).await,
-        Some(Ok(Credential::Opaque(_))) => Err(Error::Unauthenticated(AuthFailure::Invalid)),
+        Some(Ok(Credential::Opaque(token))) => state.svc.authenticate_api_token(&SecretString::from(token)).await,
         Some(Err(e)) => Err(e),
-        None => Err(Error::Unauthenticated(AuthFailure::Missing)),
+        None => match cookie_session {
+            Some(s) => Ok(s.principal),
+            None => Err(Error::Unauthenticated(AuthFailure::Missing)),
+        },
     }
 }
 
@@ -61,11 +78,8 @@ where
 {
     type Rejection = E;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let p = principal(state, &parts.headers).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let p = principal(state, &parts.method, &parts.headers).await?;
         Ok(Authed(p, PhantomData))
     }
 }
@@ -77,11 +91,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
     }
 }

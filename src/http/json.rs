@@ -55,20 +55,14 @@ where
     type Rejection = E;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let content_type =
+            req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let value = match axum::Json::<Value>::from_request(req, state).await {
             Ok(axum::Json(v)) => v,
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 return Err(BodyError::UnsupportedMediaType(content_type).into());
             }
-            Err(JsonRejection::BytesRejection(r))
-                if r.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
+            Err(JsonRejection::BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(BodyError::TooLarge.into());
             }
             Err(_) => return Err(BodyError::Malformed.into()),

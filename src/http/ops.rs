@@ -10,7 +10,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::{
     Modify, OpenApi, ToSchema,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -55,6 +55,13 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sessionid",
+                "Browser session from POST /api/users/session/; unsafe methods also need the `X-CSRFToken` header.",
+            ))),
+        );
     }
 }
 
@@ -69,6 +76,7 @@ struct RootDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = RootDoc::openapi();
     doc.merge(surfaces::jwt::Doc::openapi());
+    doc.merge(surfaces::account::Doc::openapi());
     doc.merge(OpsDoc::openapi());
     doc
 }
@@ -86,29 +94,18 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.svc.ready().await {
         (StatusCode::OK, Json(Health { status: "ok" }))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "unavailable",
-            }),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable" }))
     }
 }
 
 /// Prometheus metrics in text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
 /// Public keys of access and refresh tokens (empty with HS256).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.svc.tokens().jwks()),
-    )
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.svc.tokens().jwks()))
 }

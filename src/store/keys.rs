@@ -18,15 +18,12 @@ struct KeyRow {
 #[async_trait]
 impl KeyStore for SqlStore {
     async fn signing_keys(&self) -> Result<Vec<StoredKey>> {
-        let rows: Vec<KeyRow> =
-            on_pool!(&self.db, reader, |pool| {
-                sqlx::query_as(
-            "SELECT kid, alg, private_enc, public, created_at FROM signing_keys ORDER BY created_at"
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?
-            });
+        let rows: Vec<KeyRow> = on_pool!(&self.db, reader, |pool| {
+            sqlx::query_as("SELECT kid, alg, private_enc, public, created_at FROM signing_keys ORDER BY created_at")
+                .fetch_all(pool)
+                .await
+                .map_err(db_err)?
+        });
         Ok(rows
             .into_iter()
             .map(|r| StoredKey {
@@ -42,16 +39,16 @@ impl KeyStore for SqlStore {
     async fn insert_signing_key(&self, key: &StoredKey) -> Result<()> {
         let result = on_pool!(&self.db, writer, |pool| {
             sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_enc, public, created_at) VALUES ($1, $2, $3, $4, $5)"
-        )
-        .bind(&key.kid)
-        .bind(&key.alg)
-        .bind(&key.private_enc)
-        .bind(&key.public)
-        .bind(micros(key.created_at))
-        .execute(pool)
-        .await
-        .map(|_| ())
+                "INSERT INTO signing_keys (kid, alg, private_enc, public, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(&key.private_enc)
+            .bind(&key.public)
+            .bind(micros(key.created_at))
+            .execute(pool)
+            .await
+            .map(|_| ())
         });
         match result {
             Ok(_) => Ok(()),

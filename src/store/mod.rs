@@ -3,6 +3,7 @@
 //! Queries are written once with `$n` placeholders, which both backends accept, and run on
 //! either pool through [`on_pool!`]; SQL that truly differs stays in this module tree.
 
+mod api_tokens;
 mod keys;
 mod notify;
 mod sessions;
@@ -23,10 +24,7 @@ use crate::domain::{Error, Result, ports::Health};
 /// anyway; one connection avoids `SQLITE_BUSY` storms) and several readers under WAL.
 #[derive(Clone, Debug)]
 pub(crate) enum Db {
-    Sqlite {
-        writer: SqlitePool,
-        reader: SqlitePool,
-    },
+    Sqlite { writer: SqlitePool, reader: SqlitePool },
     Postgres(PgPool),
 }
 
@@ -60,31 +58,16 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            if let Some(dir) = opts
-                .get_filename()
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
+            if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(opts.clone())
-                .await?;
-            let readers = std::thread::available_parallelism()
-                .map_or(4, |n| n.get() * 2)
-                .max(4) as u32;
-            let reader = SqlitePoolOptions::new()
-                .max_connections(readers)
-                .connect_with(opts)
-                .await?;
+            let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+            let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4) as u32;
+            let reader = SqlitePoolOptions::new().max_connections(readers).connect_with(opts).await?;
             Db::Sqlite { writer, reader }
         } else {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
             Db::Postgres(pool)
         };
         Ok(SqlStore { db })
@@ -113,11 +96,7 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> Result<()> {
-        on_pool!(&self.db, reader, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .map_err(db_err)
-            .map(|_| ())?);
+        on_pool!(&self.db, reader, |pool| sqlx::query("SELECT 1").execute(pool).await.map_err(db_err).map(|_| ())?);
         Ok(())
     }
 }

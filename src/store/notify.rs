@@ -25,21 +25,14 @@ fn encode(r: &Revocation) -> String {
 fn decode(payload: &str) -> Revocation {
     match payload.split_once(':') {
         Some(("s", id)) => Revocation::Session(SessionId(id.to_string())),
-        Some(("u", id)) => id
-            .parse()
-            .map(|n| Revocation::User(UserId(n)))
-            .unwrap_or(Revocation::All),
+        Some(("u", id)) => id.parse().map(|n| Revocation::User(UserId(n))).unwrap_or(Revocation::All),
         _ => Revocation::All,
     }
 }
 
 pub(crate) async fn announce(db: &Db, revocation: &Revocation) {
     if let Db::Postgres(pool) = db {
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(encode(revocation))
-            .execute(pool)
-            .await;
+        let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(encode(revocation)).execute(pool).await;
         if let Err(e) = sent {
             // Other nodes still re-check within the cache's maximum age.
             tracing::warn!(error = %e, "announcing a revocation failed");
@@ -102,11 +95,7 @@ mod tests {
 
     #[test]
     fn payloads_round_trip() {
-        for r in [
-            Revocation::Session(SessionId("abc".into())),
-            Revocation::User(UserId(42)),
-            Revocation::All,
-        ] {
+        for r in [Revocation::Session(SessionId("abc".into())), Revocation::User(UserId(42)), Revocation::All] {
             assert_eq!(decode(&encode(&r)), r);
         }
         assert_eq!(decode("garbage"), Revocation::All);

@@ -41,22 +41,16 @@ impl SessionStore for SqlStore {
 
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let row: Option<SessionRow> = on_pool!(&self.db, reader, |pool| {
-            sqlx::query_as(
-            "SELECT id, user_id, kind, secret_hash, expires_at, revoked_at FROM sessions WHERE id = $1"
-        )
-        .bind(&id.0)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?
+            sqlx::query_as("SELECT id, user_id, kind, secret_hash, expires_at, revoked_at FROM sessions WHERE id = $1")
+                .bind(&id.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_err)?
         });
         Ok(row.map(|r| SessionRecord {
             id: SessionId(r.id),
             user_id: UserId(r.user_id),
-            kind: if r.kind == "web" {
-                SessionKind::Web
-            } else {
-                SessionKind::Jwt
-            },
+            kind: if r.kind == "web" { SessionKind::Web } else { SessionKind::Jwt },
             secret_hash: r.secret_hash,
             expires_at: from_micros(r.expires_at),
             revoked: r.revoked_at.is_some(),

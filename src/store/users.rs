@@ -69,16 +69,9 @@ struct CredentialRow {
 
 impl SqlStore {
     /// Which unique field a failed insert or update collided with.
-    async fn conflicting_field(
-        &self,
-        email_key: &str,
-        username_key: Option<&str>,
-    ) -> Result<Error> {
+    async fn conflicting_field(&self, email_key: &str, username_key: Option<&str>) -> Result<Error> {
         if self.credentials_by_email(email_key).await?.is_some() {
-            return Ok(Error::Conflict {
-                field: "email",
-                message: "A user with this email already exists.".into(),
-            });
+            return Ok(Error::Conflict { field: "email", message: "A user with this email already exists.".into() });
         }
         if let Some(key) = username_key
             && self.username_taken(key).await?
@@ -88,24 +81,16 @@ impl SqlStore {
                 message: "A user with that username already exists.".into(),
             });
         }
-        Ok(Error::Internal(anyhow::anyhow!(
-            "unique violation on an unexpected column"
-        )))
+        Ok(Error::Internal(anyhow::anyhow!("unique violation on an unexpected column")))
     }
 
-    async fn credentials_where(
-        &self,
-        column: &str,
-        key: &str,
-    ) -> Result<Option<(User, Option<String>)>> {
+    async fn credentials_where(&self, column: &str, key: &str) -> Result<Option<(User, Option<String>)>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {column} = $1");
-        let row: Option<CredentialRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(
-            AssertSqlSafe(sql.as_str())
-        )
-        .bind(key)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        let row: Option<CredentialRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?);
         Ok(row.map(|r| (r.user.into(), r.password_hash)))
     }
 }
@@ -119,86 +104,72 @@ impl UserStore for SqlStore {
              last_name, company_name, bio, avatar, is_staff, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {USER_COLUMNS}"
         );
-        let result: std::result::Result<UserRow, sqlx::Error> =
-            on_pool!(&self.db, writer, |pool| {
-                sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                    .bind(&new.external_id.0)
-                    .bind(new.email.as_str())
-                    .bind(new.email.key())
-                    .bind(new.username.as_str())
-                    .bind(new.username.key())
-                    .bind(&new.password_hash)
-                    .bind(&new.first_name)
-                    .bind(&new.last_name)
-                    .bind(&new.company_name)
-                    .bind(&new.bio)
-                    .bind(&new.avatar)
-                    .bind(new.is_staff)
-                    .bind(now)
-                    .fetch_one(pool)
-                    .await
-            });
+        let result: std::result::Result<UserRow, sqlx::Error> = on_pool!(&self.db, writer, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(&new.external_id.0)
+                .bind(new.email.as_str())
+                .bind(new.email.key())
+                .bind(new.username.as_str())
+                .bind(new.username.key())
+                .bind(&new.password_hash)
+                .bind(&new.first_name)
+                .bind(&new.last_name)
+                .bind(&new.company_name)
+                .bind(&new.bio)
+                .bind(&new.avatar)
+                .bind(new.is_staff)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        });
         match result {
             Ok(row) => Ok(row.into()),
-            Err(e) if is_unique_violation(&e) => Err(self
-                .conflicting_field(&new.email.key(), Some(&new.username.key()))
-                .await?),
+            Err(e) if is_unique_violation(&e) => {
+                Err(self.conflicting_field(&new.email.key(), Some(&new.username.key())).await?)
+            }
             Err(e) => Err(db_err(e)),
         }
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(
-            AssertSqlSafe(sql.as_str())
-        )
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?);
         Ok(row.map(Into::into))
     }
 
     async fn user_by_username(&self, username_key: &str) -> Result<Option<User>> {
-        Ok(self
-            .credentials_where("username_key", username_key)
-            .await?
-            .map(|(u, _)| u))
+        Ok(self.credentials_where("username_key", username_key).await?.map(|(u, _)| u))
     }
 
-    async fn credentials_by_email(
-        &self,
-        email_key: &str,
-    ) -> Result<Option<(User, Option<String>)>> {
+    async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>> {
         self.credentials_where("email_key", email_key).await
     }
 
-    async fn credentials_by_username(
-        &self,
-        username_key: &str,
-    ) -> Result<Option<(User, Option<String>)>> {
+    async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>> {
         self.credentials_where("username_key", username_key).await
     }
 
     async fn password_hash(&self, id: UserId) -> Result<Option<String>> {
-        let hash: Option<Option<String>> = on_pool!(&self.db, reader, |pool| sqlx::query_scalar(
-            "SELECT password_hash FROM users WHERE id = $1"
-        )
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        let hash: Option<Option<String>> =
+            on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_err)?);
         Ok(hash.flatten())
     }
 
     async fn username_taken(&self, username_key: &str) -> Result<bool> {
-        let n: i64 = on_pool!(&self.db, reader, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE username_key = $1"
-        )
-        .bind(username_key)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err)?);
+        let n: i64 =
+            on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1")
+                .bind(username_key)
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?);
         Ok(n > 0)
     }
 
@@ -213,24 +184,23 @@ impl UserStore for SqlStore {
                updated_at = $12 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let result: std::result::Result<Option<UserRow>, sqlx::Error> =
-            on_pool!(&self.db, writer, |pool| {
-                sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                    .bind(id.0)
-                    .bind(u.email.as_ref().map(|e| e.as_str().to_string()))
-                    .bind(u.email.as_ref().map(|e| e.key()))
-                    .bind(&u.first_name)
-                    .bind(&u.last_name)
-                    .bind(&u.company_name)
-                    .bind(&u.bio)
-                    .bind(u.avatar.is_some())
-                    .bind(u.avatar.clone().flatten())
-                    .bind(u.tz.is_some())
-                    .bind(u.tz.clone().flatten())
-                    .bind(micros(Timestamp::now()))
-                    .fetch_optional(pool)
-                    .await
-            });
+        let result: std::result::Result<Option<UserRow>, sqlx::Error> = on_pool!(&self.db, writer, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(id.0)
+                .bind(u.email.as_ref().map(|e| e.as_str().to_string()))
+                .bind(u.email.as_ref().map(|e| e.key()))
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.company_name)
+                .bind(&u.bio)
+                .bind(u.avatar.is_some())
+                .bind(u.avatar.clone().flatten())
+                .bind(u.tz.is_some())
+                .bind(u.tz.clone().flatten())
+                .bind(micros(Timestamp::now()))
+                .fetch_optional(pool)
+                .await
+        });
         match result {
             Ok(Some(row)) => Ok(row.into()),
             Ok(None) => Err(Error::NotFound),
@@ -253,14 +223,12 @@ impl UserStore for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
         });
         notify::announce(&self.db, &Revocation::User(id)).await;
@@ -268,16 +236,14 @@ impl UserStore for SqlStore {
     }
 
     async fn set_staff(&self, id: UserId, is_staff: bool) -> Result<()> {
-        on_pool!(&self.db, writer, |pool| sqlx::query(
-            "UPDATE users SET is_staff = $1, updated_at = $2 WHERE id = $3"
-        )
-        .bind(is_staff)
-        .bind(micros(Timestamp::now()))
-        .bind(id.0)
-        .execute(pool)
-        .await
-        .map_err(db_err)
-        .map(|_| ())?);
+        on_pool!(&self.db, writer, |pool| sqlx::query("UPDATE users SET is_staff = $1, updated_at = $2 WHERE id = $3")
+            .bind(is_staff)
+            .bind(micros(Timestamp::now()))
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map_err(db_err)
+            .map(|_| ())?);
         Ok(())
     }
 }

@@ -56,11 +56,7 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
 fn migrate_applies_migrations_and_exits() {
     let dir = tempfile::tempdir().expect("dir");
     let out = userd(dir.path()).arg("migrate").output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("userd.db").exists());
     let again = userd(dir.path()).arg("migrate").output().expect("run");
     assert!(again.status.success(), "idempotent");
@@ -88,10 +84,7 @@ fn start(dir: &std::path::Path) -> (std::process::Child, String) {
 }
 
 fn sigterm(child: &std::process::Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
 }
 
 #[tokio::test]
@@ -99,15 +92,10 @@ async fn serve_prints_its_address_and_exits_zero_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
     let (mut child, url) = start(dir.path());
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let res = reqwest::get(format!("{url}/healthz"))
-        .await
-        .expect("request");
+    let res = reqwest::get(format!("{url}/healthz")).await.expect("request");
     assert_eq!(res.status(), StatusCode::OK);
     sigterm(&child);
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -121,26 +109,13 @@ async fn create_admin_creates_then_promotes_and_resets_the_password() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("write");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
         child.wait_with_output().expect("wait")
     };
     let out = run("first-admin-password");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run("second-admin-password");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let weak = run("password");
     assert!(!weak.status.success(), "weak passwords are refused");
 
@@ -152,14 +127,8 @@ async fn create_admin_creates_then_promotes_and_resets_the_password() {
             .json(&json!({"email": "admin@example.com", "password": pw}))
             .send()
     };
-    assert_eq!(
-        login("second-admin-password").await.expect("send").status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        login("first-admin-password").await.expect("send").status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(login("second-admin-password").await.expect("send").status(), StatusCode::OK);
+    assert_eq!(login("first-admin-password").await.expect("send").status(), StatusCode::UNAUTHORIZED);
     sigterm(&child);
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
 }
@@ -177,52 +146,24 @@ async fn keys_rotate_adds_a_key_and_old_tokens_keep_working() {
         .expect("send");
     assert_eq!(reg.status(), StatusCode::CREATED);
     let body: serde_json::Value = reg.json().await.expect("json");
-    let old_access = body["data"]["tokens"]["access"]
-        .as_str()
-        .expect("access")
-        .to_string();
+    let old_access = body["data"]["tokens"]["access"].as_str().expect("access").to_string();
 
-    let out = userd(dir.path())
-        .args(["keys", "rotate"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = userd(dir.path()).args(["keys", "rotate"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Old tokens still verify on the running node.
-    let res = client
-        .get(format!("{url}/api/users/profile/"))
-        .bearer_auth(&old_access)
-        .send()
-        .await
-        .expect("send");
+    let res = client.get(format!("{url}/api/users/profile/")).bearer_auth(&old_access).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     sigterm(&child);
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
 
     // A restarted node signs with the new key and publishes both.
     let (mut child, url) = start(dir.path());
-    let jwks: serde_json::Value = reqwest::get(format!("{url}/.well-known/jwks.json"))
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{url}/.well-known/jwks.json")).await.expect("get").json().await.expect("json");
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
-    let res = client
-        .get(format!("{url}/api/users/profile/"))
-        .bearer_auth(&old_access)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "tokens of the old key keep verifying"
-    );
+    let res = client.get(format!("{url}/api/users/profile/")).bearer_auth(&old_access).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK, "tokens of the old key keep verifying");
     let login: serde_json::Value = client
         .post(format!("{url}/api/users/login/"))
         .json(&json!({"email": "u@example.com", "password": "securepassword123"}))
@@ -233,11 +174,7 @@ async fn keys_rotate_adds_a_key_and_old_tokens_keep_working() {
         .await
         .expect("json");
     let new_access = login["data"]["tokens"]["access"].as_str().expect("access");
-    assert_ne!(
-        new_access.split('.').next(),
-        old_access.split('.').next(),
-        "signed with the new kid"
-    );
+    assert_ne!(new_access.split('.').next(), old_access.split('.').next(), "signed with the new kid");
     sigterm(&child);
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
     let _ = Duration::from_secs(0);

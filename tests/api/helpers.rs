@@ -58,9 +58,7 @@ pub const PASSWORD: &str = "securepassword123";
 
 pub fn postgres_url() -> Option<String> {
     static NOTICE: Once = Once::new();
-    let url = std::env::var("USERD_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    let url = std::env::var("USERD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
     if url.is_none() {
         NOTICE.call_once(|| {
             // Written to the real stderr so the notice shows even though test output is captured.
@@ -79,9 +77,7 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let base = match base.rsplit_once('/') {
-        Some((prefix, _)) if prefix.contains("//") && prefix.len() > "postgres://".len() => {
-            prefix.to_string()
-        }
+        Some((prefix, _)) if prefix.contains("//") && prefix.len() > "postgres://".len() => prefix.to_string(),
         _ => base.to_string(),
     };
     match query {
@@ -106,10 +102,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = match backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}/userd.db", data_dir.path().display()),
-                None,
-            ),
+            Backend::Sqlite => (format!("sqlite://{}/userd.db", data_dir.path().display()), None),
             Backend::Postgres => {
                 let admin = postgres_url()?;
                 let name = format!(
@@ -118,9 +111,7 @@ impl TestApp {
                     COUNTER.fetch_add(1, Ordering::SeqCst),
                     jiff::Timestamp::now().as_microsecond() % 1_000_000
                 );
-                let mut conn = PgConnection::connect(&admin)
-                    .await
-                    .expect("connect to USERD_TEST_POSTGRES_URL");
+                let mut conn = PgConnection::connect(&admin).await.expect("connect to USERD_TEST_POSTGRES_URL");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                     .execute(&mut conn)
                     .await
@@ -130,10 +121,7 @@ impl TestApp {
         };
         let mut vars: HashMap<String, String> = HashMap::from([
             ("USERD_BIND".into(), "127.0.0.1:0".into()),
-            (
-                "USERD_DATA_DIR".into(),
-                data_dir.path().display().to_string(),
-            ),
+            ("USERD_DATA_DIR".into(), data_dir.path().display().to_string()),
             ("USERD_DATABASE_URL".into(), database_url.clone()),
             ("USERD_RATE_LIMIT".into(), "off".into()),
             ("USERD_LOG".into(), "warn".into()),
@@ -142,9 +130,7 @@ impl TestApp {
             vars.insert((*k).into(), (*v).into());
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test config");
-        let app = Application::build(config)
-            .await
-            .expect("application starts");
+        let app = Application::build(config).await.expect("application starts");
         let address = format!("http://{}", app.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
@@ -152,10 +138,7 @@ impl TestApp {
         }));
         Some(TestApp {
             address,
-            client: Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
             data_dir,
             database_url,
             shutdown: Some(tx),
@@ -201,19 +184,11 @@ impl TestApp {
     pub async fn register_tokens(&self, email: &str) -> (String, String) {
         let body = self.register(email).await;
         let t = &body["data"]["tokens"];
-        (
-            t["access"].as_str().expect("access").into(),
-            t["refresh"].as_str().expect("refresh").into(),
-        )
+        (t["access"].as_str().expect("access").into(), t["refresh"].as_str().expect("refresh").into())
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/users/login/",
-            &json!({"email": email, "password": password}),
-            None,
-        )
-        .await
+        self.post_json("/api/users/login/", &json!({"email": email, "password": password}), None).await
     }
 }
 
@@ -225,10 +200,7 @@ impl Drop for TestApp {
         if let Some((admin, name)) = self.pg.take() {
             // Drop runs outside async context guarantees: use a thread with its own runtime.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async move {
                     if let Ok(mut conn) = PgConnection::connect(&admin).await {
                         let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(

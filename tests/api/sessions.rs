@@ -10,13 +10,7 @@ const SECRET: &str = "a-shared-secret-of-at-least-thirty-two-chars";
 async fn node(backend: Backend, database_url: Option<&str>) -> Option<TestApp> {
     match database_url {
         None => TestApp::spawn_with(backend, &[("USERD_SECRET_KEY", SECRET)]).await,
-        Some(url) => {
-            TestApp::spawn_with(
-                backend,
-                &[("USERD_SECRET_KEY", SECRET), ("USERD_DATABASE_URL", url)],
-            )
-            .await
-        }
+        Some(url) => TestApp::spawn_with(backend, &[("USERD_SECRET_KEY", SECRET), ("USERD_DATABASE_URL", url)]).await,
     }
 }
 
@@ -25,33 +19,16 @@ async fn a_logout_on_one_node_holds_on_every_node_at_once() {
     let Some(a) = node(Backend::Postgres, None).await else {
         return;
     };
-    let b = TestApp::spawn_with(
-        Backend::Sqlite,
-        &[
-            ("USERD_SECRET_KEY", SECRET),
-            ("USERD_DATABASE_URL", &a.database_url),
-        ],
-    )
-    .await
-    .expect("second node");
+    let b =
+        TestApp::spawn_with(Backend::Sqlite, &[("USERD_SECRET_KEY", SECRET), ("USERD_DATABASE_URL", &a.database_url)])
+            .await
+            .expect("second node");
     let (access, refresh) = a.register_tokens("user@example.com").await;
     // Node B verifies node A's token, and caches the live session.
-    assert_eq!(
-        b.get("/api/users/profile/", Some(&access)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        b.get("/api/users/profile/", Some(&access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(b.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK);
+    assert_eq!(b.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK);
 
-    let res = a
-        .post_json(
-            "/api/users/logout/",
-            &json!({"refresh": refresh}),
-            Some(&access),
-        )
-        .await;
+    let res = a.post_json("/api/users/logout/", &json!({"refresh": refresh}), Some(&access)).await;
     assert_eq!(res.status(), StatusCode::OK);
 
     // The notification travels asynchronously; it arrives within milliseconds.
@@ -63,35 +40,18 @@ async fn a_logout_on_one_node_holds_on_every_node_at_once() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(
-        refused,
-        "node B stopped accepting the access token of the ended login"
-    );
-    let res = b
-        .post_json(
-            "/api/users/refresh-token/",
-            &json!({"refresh": refresh}),
-            None,
-        )
-        .await;
+    assert!(refused, "node B stopped accepting the access token of the ended login");
+    let res = b.post_json("/api/users/refresh-token/", &json!({"refresh": refresh}), None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_sqlite_file_share_users_and_keys() {
     let a = node(Backend::Sqlite, None).await.expect("node a");
-    let b = node(Backend::Sqlite, Some(&a.database_url))
-        .await
-        .expect("node b");
+    let b = node(Backend::Sqlite, Some(&a.database_url)).await.expect("node b");
     let (access, _) = a.register_tokens("user@example.com").await;
-    assert_eq!(
-        b.get("/api/users/profile/", Some(&access)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        b.login("user@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(b.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK);
+    assert_eq!(b.login("user@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,20 +59,11 @@ async fn a_node_with_a_different_secret_key_refuses_to_start() {
     let a = node(Backend::Sqlite, None).await.expect("node a");
     let vars = std::collections::HashMap::from([
         ("USERD_BIND".to_string(), "127.0.0.1:0".to_string()),
-        (
-            "USERD_DATA_DIR".to_string(),
-            a.data_dir.path().display().to_string(),
-        ),
+        ("USERD_DATA_DIR".to_string(), a.data_dir.path().display().to_string()),
         ("USERD_DATABASE_URL".to_string(), a.database_url.clone()),
-        (
-            "USERD_SECRET_KEY".to_string(),
-            "a-different-secret-of-thirty-two-characters".to_string(),
-        ),
+        ("USERD_SECRET_KEY".to_string(), "a-different-secret-of-thirty-two-characters".to_string()),
     ]);
     let config = userd::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
-    let err = userd::Application::build(config)
-        .await
-        .err()
-        .expect("start refused");
+    let err = userd::Application::build(config).await.err().expect("start refused");
     assert!(format!("{err:#}").contains("USERD_SECRET_KEY"), "{err:#}");
 }

@@ -22,12 +22,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            errors: None,
-            retry_after: None,
-        }
+        ApiError { status, message: message.into(), errors: None, retry_after: None }
     }
 
     pub fn fields(errors: FieldErrors) -> Self {
@@ -59,24 +54,18 @@ impl From<Error> for ApiError {
             Error::Conflict { field, message } => {
                 ApiError::fields(FieldErrors::single(field, message.clone())).with_message(message)
             }
-            Error::InvalidCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "Invalid email or password.")
+            Error::InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "Invalid email or password."),
+            Error::InvalidToken => ApiError::new(StatusCode::UNAUTHORIZED, "Token is invalid or expired"),
+            Error::Unauthenticated(AuthFailure::Missing) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "Authentication credentials were not provided.")
             }
-            Error::InvalidToken => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "Token is invalid or expired")
+            Error::Unauthenticated(AuthFailure::Invalid) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "Given token not valid for any token type")
             }
-            Error::Unauthenticated(AuthFailure::Missing) => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Authentication credentials were not provided.",
-            ),
-            Error::Unauthenticated(AuthFailure::Invalid) => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Given token not valid for any token type",
-            ),
-            Error::Forbidden => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "You do not have permission to perform this action.",
-            ),
+            Error::Forbidden => {
+                ApiError::new(StatusCode::FORBIDDEN, "You do not have permission to perform this action.")
+            }
+            Error::CsrfFailed(message) => ApiError::new(StatusCode::FORBIDDEN, message),
             Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, "Not found."),
             Error::RateLimited { retry_after } => ApiError {
                 retry_after: Some(retry_after),
@@ -85,10 +74,10 @@ impl From<Error> for ApiError {
                     format!("Request was throttled. Expected available in {retry_after} seconds."),
                 )
             },
-            Error::NotConfigured(what) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("{what} is not configured."),
-            ),
+            Error::TooLarge { limit } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("Request too large: the limit is {limit} bytes."))
+            }
+            Error::NotConfigured(what) => ApiError::new(StatusCode::BAD_REQUEST, format!("{what} is not configured.")),
             Error::Upstream(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
             Error::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
@@ -104,18 +93,12 @@ impl IntoResponse for ApiError {
         body.insert("status".into(), json!("failed"));
         body.insert("message".into(), json!(self.message));
         if let Some(errors) = &self.errors {
-            let map: Map<String, Value> = errors
-                .iter()
-                .map(|(f, m)| (f.to_string(), json!(m)))
-                .collect();
+            let map: Map<String, Value> = errors.iter().map(|(f, m)| (f.to_string(), json!(m))).collect();
             body.insert("errors".into(), Value::Object(map));
         }
         let mut res = (self.status, Json(Value::Object(body))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"api\""),
-            );
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
         }
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())

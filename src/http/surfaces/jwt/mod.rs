@@ -128,10 +128,7 @@ pub struct TokensOut {
 
 impl From<TokenPair> for TokensOut {
     fn from(p: TokenPair) -> Self {
-        TokensOut {
-            refresh: p.refresh,
-            access: p.access,
-        }
+        TokensOut { refresh: p.refresh, access: p.access }
     }
 }
 
@@ -161,24 +158,14 @@ pub struct RefreshResponse {
 }
 
 fn auth_response(message: &'static str, user: &User, pair: TokenPair) -> AuthResponse {
-    AuthResponse {
-        status: "success",
-        message,
-        data: AuthData {
-            user: user.into(),
-            tokens: pair.into(),
-        },
-    }
+    AuthResponse { status: "success", message, data: AuthData { user: user.into(), tokens: pair.into() } }
 }
 
 /// Health check.
 #[utoipa::path(get, path = "/api/users/status/", tag = "002 · JWT users",
     responses((status = 200, body = StatusResponse, example = json!({"status": "success", "message": "Service is running"}))))]
 async fn status() -> Json<StatusResponse> {
-    Json(StatusResponse {
-        status: "success",
-        message: "Service is running",
-    })
+    Json(StatusResponse { status: "success", message: "Service is running" })
 }
 
 /// Registers a user with e-mail and password and signs them in.
@@ -195,15 +182,13 @@ async fn register(
     JsonObject(f, ..): Body,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
     let mut errors = FieldErrors::new();
-    let email = f
-        .required_string("email", &mut errors)
-        .and_then(|e| match Email::parse(&e) {
-            Ok(e) => Some(e),
-            Err(m) => {
-                errors.add("email", m);
-                None
-            }
-        });
+    let email = f.required_string("email", &mut errors).and_then(|e| match Email::parse(&e) {
+        Ok(e) => Some(e),
+        Err(m) => {
+            errors.add("email", m);
+            None
+        }
+    });
     let password = f.string("password", &mut errors);
     let confirm = f.string("confirm_password", &mut errors);
     let password = types::new_password_with_confirmation(
@@ -230,10 +215,7 @@ async fn register(
         avatar: None,
     };
     let (user, pair) = state.svc.register(ip, reg).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(auth_response("User registered successfully", &user, pair)),
-    ))
+    Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", &user, pair))))
 }
 
 /// Signs in with e-mail and password.
@@ -251,22 +233,17 @@ async fn login(
 ) -> Result<Json<AuthResponse>, ApiError> {
     let mut errors = FieldErrors::new();
     let email = f.required_string("email", &mut errors);
-    let password =
-        f.required_string("password", &mut errors)
-            .and_then(|p| match Password::for_login(&p) {
-                Ok(p) => Some(p),
-                Err(m) => {
-                    errors.add("password", m);
-                    None
-                }
-            });
+    let password = f.required_string("password", &mut errors).and_then(|p| match Password::for_login(&p) {
+        Ok(p) => Some(p),
+        Err(m) => {
+            errors.add("password", m);
+            None
+        }
+    });
     let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };
-    let (user, pair) = state
-        .svc
-        .login(ip, &LoginName::Email(email), &password)
-        .await?;
+    let (user, pair) = state.svc.login(ip, &LoginName::Email(email), &password).await?;
     Ok(Json(auth_response("Login successful", &user, pair)))
 }
 
@@ -284,29 +261,14 @@ async fn logout(
     JsonObject(f, ..): Body,
 ) -> Result<Json<StatusResponse>, ApiError> {
     let mut errors = FieldErrors::new();
-    let Some(refresh) = f
-        .string("refresh", &mut errors)
-        .filter(|r| !r.trim().is_empty())
-    else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Refresh token is required",
-        ));
+    let Some(refresh) = f.string("refresh", &mut errors).filter(|r| !r.trim().is_empty()) else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Refresh token is required"));
     };
-    state
-        .svc
-        .logout(&principal, refresh.trim())
-        .await
-        .map_err(|e| match e {
-            crate::domain::Error::InvalidToken => {
-                ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired")
-            }
-            other => other.into(),
-        })?;
-    Ok(Json(StatusResponse {
-        status: "success",
-        message: "User logged out successfully",
-    }))
+    state.svc.logout(&principal, refresh.trim()).await.map_err(|e| match e {
+        crate::domain::Error::InvalidToken => ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired"),
+        other => other.into(),
+    })?;
+    Ok(Json(StatusResponse { status: "success", message: "User logged out successfully" }))
 }
 
 /// A new access token for a refresh token (the refresh token is not rotated).
@@ -316,10 +278,7 @@ async fn logout(
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
         (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
     ))]
-async fn refresh(
-    State(state): State<AppState>,
-    JsonObject(f, ..): Body,
-) -> Result<Json<RefreshResponse>, ApiError> {
+async fn refresh(State(state): State<AppState>, JsonObject(f, ..): Body) -> Result<Json<RefreshResponse>, ApiError> {
     let mut errors = FieldErrors::new();
     let Some(refresh) = f.required_string("refresh", &mut errors) else {
         return Err(ApiError::fields(errors).with_message("Refresh token is required"));
@@ -339,9 +298,5 @@ async fn profile(
     Authed(principal, ..): Auth,
 ) -> Result<Json<ProfileResponse>, ApiError> {
     let user = state.svc.current_user(&principal).await?;
-    Ok(Json(ProfileResponse {
-        status: "success",
-        message: "Profile retrieved successfully",
-        data: (&user).into(),
-    }))
+    Ok(Json(ProfileResponse { status: "success", message: "Profile retrieved successfully", data: (&user).into() }))
 }

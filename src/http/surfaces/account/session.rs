@@ -1,0 +1,121 @@
+//! Browser sign-in and sign-out (`/api/users/session/`, fixed by the contract).
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{ApiError, MessageResponse, TAG};
+use crate::{
+    domain::{FieldErrors, auth::LoginName, types::Password},
+    http::{
+        AppState,
+        auth::{Authed, CSRF_COOKIE, ClientIp, SESSION_COOKIE},
+        json::JsonObject,
+    },
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/users/session/", post(sign_in).delete(sign_out))
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SignInRequest {
+    /// E-mail or username (one of them).
+    email: Option<String>,
+    username: Option<String>,
+    password: String,
+}
+
+fn secure(state: &AppState) -> bool {
+    state.public_url.starts_with("https://")
+}
+
+/// Signs in a browser: sets `sessionid` (HttpOnly) and `csrftoken` cookies.
+#[utoipa::path(post, path = "/api/users/session/", tag = TAG, request_body = SignInRequest,
+    responses(
+        (status = 200, body = Object, description = "Signed in; cookies set", example = json!({"message": "ok", "csrftoken": "…", "user": {"external_id": "…", "email": "user@example.com", "username": "user"}})),
+        (status = 400, body = MessageResponse, description = "A field is missing"),
+        (status = 401, body = MessageResponse, description = "`Invalid email or password.`"),
+    ))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    JsonObject(f, ..): JsonObject<ApiError>,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::new();
+    let name = match (f.string("email", &mut errors), f.string("username", &mut errors)) {
+        (Some(e), _) if !e.trim().is_empty() => Some(LoginName::Email(e)),
+        (_, Some(u)) if !u.trim().is_empty() => Some(LoginName::Username(u)),
+        _ => {
+            errors.add("email", "This field is required.");
+            None
+        }
+    };
+    let password = f.required_string("password", &mut errors).and_then(|p| match Password::for_login(&p) {
+        Ok(p) => Some(p),
+        Err(m) => {
+            errors.add("password", m);
+            None
+        }
+    });
+    let (Some(name), Some(password), true) = (name, password, errors.is_empty()) else {
+        return Err(ApiError::fields(errors));
+    };
+    let session = state.svc.start_web_session(ip, &name, &password).await?;
+    let max_age = time_from(session.expires_at);
+    let sid = Cookie::build((SESSION_COOKIE, session.cookie_value().to_string()))
+        .path("/")
+        .http_only(true)
+        .secure(secure(&state))
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .build();
+    // Readable by the web app's JavaScript, which echoes it in `X-CSRFToken`.
+    let csrf = Cookie::build((CSRF_COOKIE, session.csrf_token.clone()))
+        .path("/")
+        .secure(secure(&state))
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .build();
+    let user = &session.user;
+    let body = json!({
+        "message": "ok",
+        "csrftoken": session.csrf_token,
+        "user": {"external_id": user.external_id.0, "email": user.email, "username": user.username,
+                 "first_name": user.first_name, "last_name": user.last_name},
+    });
+    Ok((jar.add(sid).add(csrf), Json(body)).into_response())
+}
+
+fn time_from(expires_at: jiff::Timestamp) -> cookie::time::Duration {
+    let secs = expires_at.as_second() - jiff::Timestamp::now().as_second();
+    cookie::time::Duration::seconds(secs.max(0))
+}
+
+/// Signs the browser out: ends the session server-side and clears the cookies.
+#[utoipa::path(delete, path = "/api/users/session/", tag = TAG, security(("session" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, body = MessageResponse, description = "`Not authenticated`"),
+        (status = 403, body = MessageResponse, description = "Missing or wrong `X-CSRFToken`"),
+    ))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Authed(p, ..): Authed<ApiError>,
+) -> Result<Response, ApiError> {
+    if let Some(session) = &p.session {
+        state.svc.end_session(session).await?;
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/")).remove(Cookie::build(CSRF_COOKIE).path("/"));
+    Ok((StatusCode::NO_CONTENT, jar).into_response())
+}

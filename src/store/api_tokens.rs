@@ -1,0 +1,68 @@
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::{SqlStore, db_err, micros, on_pool};
+use crate::domain::{Result, ports::ApiTokenStore, types::UserId};
+
+#[async_trait]
+impl ApiTokenStore for SqlStore {
+    async fn sealed_api_token(&self, user: UserId) -> Result<Option<Vec<u8>>> {
+        Ok(on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT token_enc FROM api_tokens WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?))
+    }
+
+    async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<bool> {
+        let now = micros(Timestamp::now());
+        let n = on_pool!(&self.db, writer, |pool| {
+            sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, token_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (user_id) DO NOTHING"
+        )
+        .bind(user.0)
+        .bind(hash)
+        .bind(sealed)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<()> {
+        let now = micros(Timestamp::now());
+        on_pool!(&self.db, writer, |pool| {
+            sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, token_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, token_enc = excluded.token_enc, \
+             updated_at = excluded.updated_at"
+        )
+        .bind(user.0)
+        .bind(hash)
+        .bind(sealed)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?
+        });
+        Ok(())
+    }
+
+    async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<UserId>> {
+        let id: Option<i64> = on_pool!(&self.db, reader, |pool| {
+            sqlx::query_scalar(
+            "SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.is_active"
+        )
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?
+        });
+        Ok(id.map(UserId))
+    }
+}
