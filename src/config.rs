@@ -36,6 +36,16 @@ pub struct StripeConfig {
     pub cancel_url: Option<String>,
 }
 
+/// S3 settings, from the usual `AWS_*` variables.
+#[derive(Debug, Clone, Default)]
+pub struct S3Config {
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub session_token: Option<SecretString>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -51,6 +61,7 @@ pub struct Config {
     pub rate_limit: bool,
     pub storage_url: String,
     pub max_upload_bytes: u64,
+    pub s3: S3Config,
     pub cors_origins: Vec<String>,
     pub stripe: StripeConfig,
     pub log: String,
@@ -156,6 +167,19 @@ impl Config {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| bad("USERD_MAX_UPLOAD_BYTES", format!("'{v}' is not a positive number of bytes")))?,
         };
+        let s3 = S3Config {
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into()),
+            endpoint: match var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
+                None => None,
+                Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                    Some(v.trim_end_matches('/').into())
+                }
+                Some(_) => return Err(bad("AWS_ENDPOINT_URL", "must start with http:// or https://")),
+            },
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY").map(SecretString::from),
+            session_token: var("AWS_SESSION_TOKEN").map(SecretString::from),
+        };
         let cors_origins = match var("USERD_CORS_ORIGINS") {
             None => Vec::new(),
             Some(v) => {
@@ -206,6 +230,7 @@ impl Config {
             rate_limit,
             storage_url,
             max_upload_bytes,
+            s3,
             cors_origins,
             stripe,
             log,

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -45,6 +46,8 @@ pub async fn build_service(config: &Config, store: Arc<SqlStore>) -> anyhow::Res
         sessions: store.clone(),
         keys: store.clone(),
         api_tokens: store.clone(),
+        files: store.clone(),
+        blobs: Arc::new(blob::ObjectBlobs::open(config).context("opening USERD_STORAGE_URL")?),
         health: store.clone(),
     };
     let token_sealer = Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::ApiTokens)?;
@@ -53,7 +56,8 @@ pub async fn build_service(config: &Config, store: Arc<SqlStore>) -> anyhow::Res
         .context("loading signing keys")?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = PasswordHasher::new(workers)?;
-    Ok(Service::new(stores, token_sealer, hasher, tokens, Throttle::new(config.rate_limit)))
+    Ok(Service::new(stores, token_sealer, hasher, tokens, Throttle::new(config.rate_limit))
+        .with_max_upload_bytes(config.max_upload_bytes))
 }
 
 /// A bound, ready-to-serve instance.

@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod files;
 pub mod passwords;
 pub mod ports;
 pub mod profile;
@@ -21,12 +22,20 @@ pub use error::{AuthFailure, Error, FieldErrors, Result};
 
 use self::{
     crypto::Sealer,
+    files::{BlobStore, FileStore},
     passwords::PasswordHasher,
     ports::{ApiTokenStore, Health, KeyStore, SessionStore, UserStore},
     sessions::SessionCache,
     throttle::Throttle,
     tokens::Tokens,
 };
+
+/// The current time at the precision stored (microseconds), so a value returned at
+/// creation equals the value read back later.
+pub fn now() -> jiff::Timestamp {
+    let t = jiff::Timestamp::now();
+    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
 
 /// The stores the domain runs on; one SQL store usually fills every slot.
 #[derive(Clone)]
@@ -35,6 +44,8 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub keys: Arc<dyn KeyStore>,
     pub api_tokens: Arc<dyn ApiTokenStore>,
+    pub files: Arc<dyn FileStore>,
+    pub blobs: Arc<dyn BlobStore>,
     pub health: Arc<dyn Health>,
 }
 
@@ -44,6 +55,9 @@ pub struct Service {
     pub(crate) users: Arc<dyn UserStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) api_tokens: Arc<dyn ApiTokenStore>,
+    pub(crate) files: Arc<dyn FileStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) max_upload_bytes: u64,
     pub(crate) health: Arc<dyn Health>,
     /// Seals personal API tokens at rest.
     pub(crate) token_sealer: Arc<Sealer>,
@@ -65,6 +79,9 @@ impl Service {
             users: stores.users,
             sessions: stores.sessions,
             api_tokens: stores.api_tokens,
+            files: stores.files,
+            blobs: stores.blobs,
+            max_upload_bytes: u64::MAX,
             health: stores.health,
             token_sealer: Arc::new(token_sealer),
             hasher,
@@ -72,6 +89,12 @@ impl Service {
             throttle,
             session_cache: Arc::new(SessionCache::default()),
         }
+    }
+
+    /// Largest upload accepted, in bytes.
+    pub fn with_max_upload_bytes(mut self, max: u64) -> Self {
+        self.max_upload_bytes = max;
+        self
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -97,8 +120,15 @@ impl Service {
         let svc = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut rounds: u64 = 0;
             loop {
                 tick.tick().await;
+                if rounds % 10 == 0
+                    && let Err(e) = svc.purge_abandoned_uploads().await
+                {
+                    tracing::warn!(error = %e, "purging abandoned uploads failed");
+                }
+                rounds += 1;
                 svc.throttle.housekeeping();
                 if let Err(e) = svc.tokens.reload().await {
                     tracing::warn!(error = %e, "reloading signing keys failed");

@@ -104,21 +104,12 @@ const RESERVED_USERNAMES: &[&str] = &[
     "stats",
     "search",
     "settings",
-    "admin",
-    "api",
-    "careers",
-    "users",
-    "user",
-    "media",
-    "static",
     "profile",
     "status",
     "session",
     "storage",
     "stripe",
-    "files",
-    "new",
-    "edit",
+    "admin",
 ];
 
 /// A username: 1 to 150 of letters, digits and `@ . + - _` (Django's rule), unique case-insensitively.
@@ -159,8 +150,11 @@ impl Username {
             .filter(|c| c.is_ascii_alphanumeric() || ".+-_".contains(*c))
             .take(Self::MAX_LEN - 8)
             .collect();
-        if base.is_empty() || Self::is_reserved(&base) {
-            base.insert_str(0, "user");
+        if base.is_empty() {
+            base.push_str("user");
+        }
+        if Self::is_reserved(&base) {
+            base.push('1');
         }
         Username(base)
     }
@@ -333,6 +327,7 @@ mod tests {
 
     #[test]
     fn generated_usernames_are_valid() {
+        assert_eq!(Username::from_email(&Email::parse("user@example.com").expect("valid")).as_str(), "user");
         for email in ["me@example.com", "john.doe+tag@example.com", "ünï@example.com"] {
             let e = Email::parse(email).expect("valid email");
             let u = Username::from_email(&e);

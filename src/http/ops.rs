@@ -77,6 +77,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = RootDoc::openapi();
     doc.merge(surfaces::jwt::Doc::openapi());
     doc.merge(surfaces::account::Doc::openapi());
+    doc.merge(surfaces::files::Doc::openapi());
     doc.merge(OpsDoc::openapi());
     doc
 }

@@ -2,7 +2,9 @@
 
 mod helpers;
 
+mod account;
 mod cli;
+mod files;
 mod jwt_surface;
 mod operations;
 mod sessions;

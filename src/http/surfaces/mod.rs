@@ -2,4 +2,5 @@
 //! result in its own shape, with its errors mapped in its own `error.rs`.
 
 pub mod account;
+pub mod files;
 pub mod jwt;

@@ -29,13 +29,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/me/token/", get(token))
         .route("/api/users/me/token/regenerate/", post(regenerate))
         .route("/api/users/settings/", patch(settings))
+        .route("/api/users/storage/", get(storage))
         .merge(session::router())
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(me, token, regenerate, settings, session::sign_in, session::sign_out),
-    components(schemas(MeResponse, TokenResponse, SettingsRequest, MessageResponse, session::SignInRequest)),
+    paths(me, token, regenerate, storage, settings, session::sign_in, session::sign_out),
+    components(schemas(MeResponse, TokenResponse, StorageResponse, SettingsRequest, MessageResponse, session::SignInRequest)),
     tags((name = "000/001 · account", description = "Documents 000 and 001: the current user, personal API tokens, settings and the browser session."))
 )]
 pub struct Doc;
@@ -83,6 +84,16 @@ pub struct TokenResponse {
     access_token: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct StorageResponse {
+    /// Sum of the sizes of the user's available files, in bytes.
+    #[schema(example = 15728640)]
+    total_bytes: i64,
+    /// Number of the user's available files (uploads in progress do not count).
+    #[schema(example = 12)]
+    file_count: i64,
+}
+
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SettingsRequest {
@@ -125,6 +136,18 @@ async fn regenerate(
     let user = state.svc.current_user(&p).await?;
     let token = state.svc.regenerate_api_token(user.id).await?;
     Ok(Json(TokenResponse { access_token: token.expose_secret().to_string() }))
+}
+
+/// Total size and number of the user's files that finished uploading.
+#[utoipa::path(get, path = "/api/users/storage/", tag = TAG, security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = StorageResponse), (status = 401, body = MessageResponse, description = "`Not authenticated`")))]
+async fn storage(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+) -> Result<Json<StorageResponse>, ApiError> {
+    let user = state.svc.current_user(&p).await?;
+    let s = state.svc.storage_summary(user.id).await?;
+    Ok(Json(StorageResponse { total_bytes: s.total_bytes, file_count: s.file_count }))
 }
 
 /// Updates settings; `details.updated_fields` lists what actually changed.

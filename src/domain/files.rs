@@ -1,0 +1,288 @@
+//! Files a user uploads, and the storage summary of documents 000 and 001.
+//!
+//! A file is `pending` while its bytes stream to storage and `available` only once they are
+//! all stored, with size and SHA-256 recorded. An upload that fails or is cut off is
+//! removed (row and bytes), so it never counts; a janitor removes what a crash left behind.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use aws_lc_rs::digest;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, stream::BoxStream};
+use jiff::Timestamp;
+use tracing::instrument;
+
+use super::{
+    Service, crypto,
+    error::{Error, FieldErrors, Result},
+    types::UserId,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileId(pub String);
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    Pending,
+    Available,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Pending => "pending",
+            FileStatus::Available => "available",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub id: FileId,
+    pub owner: UserId,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: Option<String>,
+    pub status: FileStatus,
+    pub storage_key: String,
+    pub created_at: Timestamp,
+}
+
+/// Totals of a user's available files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageSummary {
+    pub total_bytes: i64,
+    pub file_count: i64,
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn create_file(&self, file: &StoredFile) -> Result<()>;
+    async fn mark_available(&self, id: &FileId, size: i64, sha256: &str) -> Result<()>;
+    /// Removes the row; `false` when there was none.
+    async fn delete_file(&self, id: &FileId) -> Result<bool>;
+    async fn file(&self, owner: UserId, id: &FileId) -> Result<Option<StoredFile>>;
+    /// The newest `limit` files of a user.
+    async fn files(&self, owner: UserId, limit: i64) -> Result<Vec<StoredFile>>;
+    async fn storage_summary(&self, owner: UserId) -> Result<StorageSummary>;
+    /// Pending files created before `before` (uploads a crash cut off).
+    async fn stale_pending(&self, before: Timestamp) -> Result<Vec<StoredFile>>;
+}
+
+/// Where file bytes live (local disk or S3-compatible storage).
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn writer(&self, key: &str) -> Result<Box<dyn BlobWriter>>;
+    async fn read(&self, key: &str) -> Result<BoxStream<'static, std::io::Result<Bytes>>>;
+    /// Deletes the bytes; a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<()>;
+    async fn finish(self: Box<Self>) -> Result<()>;
+    async fn abort(self: Box<Self>);
+}
+
+/// Most files one listing returns (newest first).
+pub const LIST_LIMIT: i64 = 1000;
+/// Pending uploads older than this are considered abandoned.
+const ABANDONED_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// A file name safe to store and to echo in headers: the last path segment, without
+/// control characters, at most 255 characters.
+pub fn clean_file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(255).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() { "file".into() } else { cleaned }
+}
+
+/// A `type/subtype` media type without parameters, or `application/octet-stream`.
+pub fn clean_content_type(raw: Option<&str>) -> String {
+    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
+    match raw.map(|r| r.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
+        Some(t) if t.len() <= 127 && t.split_once('/').is_some_and(|(a, b)| token(a) && token(b)) => t,
+        _ => "application/octet-stream".into(),
+    }
+}
+
+/// Removes a failed or abandoned upload, even when the request future is dropped midway.
+struct Cleanup {
+    files: Arc<dyn FileStore>,
+    blobs: Arc<dyn BlobStore>,
+    file: Option<(FileId, String)>,
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.file = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some((id, key)) = self.file.take() {
+            let (files, blobs) = (self.files.clone(), self.blobs.clone());
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { remove(files.as_ref(), blobs.as_ref(), &id, &key).await });
+            }
+        }
+    }
+}
+
+async fn remove(files: &dyn FileStore, blobs: &dyn BlobStore, id: &FileId, key: &str) {
+    if let Err(e) = blobs.delete(key).await {
+        tracing::warn!(error = %e, file = %id, "deleting stored bytes failed");
+    }
+    if let Err(e) = files.delete_file(id).await {
+        tracing::warn!(error = %e, file = %id, "deleting file row failed");
+    }
+}
+
+impl Service {
+    /// Streams an upload to storage; never holds the whole file in memory.
+    #[instrument(skip_all)]
+    pub async fn upload<S>(
+        &self,
+        owner: UserId,
+        name: &str,
+        content_type: Option<&str>,
+        mut body: S,
+    ) -> Result<StoredFile>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Unpin + Send,
+    {
+        let id = FileId(crypto::random_token(16)?);
+        let mut file = StoredFile {
+            storage_key: format!("u{}/{}", owner.0, id.0),
+            id,
+            owner,
+            name: clean_file_name(name),
+            content_type: clean_content_type(content_type),
+            size: 0,
+            sha256: None,
+            status: FileStatus::Pending,
+            created_at: super::now(),
+        };
+        self.files.create_file(&file).await?;
+        let mut cleanup = Cleanup {
+            files: self.files.clone(),
+            blobs: self.blobs.clone(),
+            file: Some((file.id.clone(), file.storage_key.clone())),
+        };
+        let mut writer = self.blobs.writer(&file.storage_key).await?;
+        let mut hash = digest::Context::new(&digest::SHA256);
+        let mut size: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(_) => {
+                    writer.abort().await;
+                    return Err(Error::Validation(FieldErrors::single("file", "The upload was interrupted.")));
+                }
+            };
+            size += chunk.len() as u64;
+            if size > self.max_upload_bytes {
+                writer.abort().await;
+                return Err(Error::TooLarge { limit: self.max_upload_bytes });
+            }
+            hash.update(&chunk);
+            if let Err(e) = writer.write(chunk).await {
+                writer.abort().await;
+                return Err(e);
+            }
+        }
+        writer.finish().await?;
+        let sha = hex::encode(hash.finish().as_ref());
+        let size = i64::try_from(size).map_err(anyhow::Error::from)?;
+        self.files.mark_available(&file.id, size, &sha).await?;
+        cleanup.disarm();
+        file.size = size;
+        file.sha256 = Some(sha);
+        file.status = FileStatus::Available;
+        Ok(file)
+    }
+
+    pub async fn files(&self, owner: UserId) -> Result<Vec<StoredFile>> {
+        self.files.files(owner, LIST_LIMIT).await
+    }
+
+    /// One of the caller's files; another user's file is `NotFound`, never `Forbidden`.
+    pub async fn file(&self, owner: UserId, id: &FileId) -> Result<StoredFile> {
+        self.files.file(owner, id).await?.ok_or(Error::NotFound)
+    }
+
+    /// The bytes of an available file.
+    pub async fn file_content(
+        &self,
+        owner: UserId,
+        id: &FileId,
+    ) -> Result<(StoredFile, BoxStream<'static, std::io::Result<Bytes>>)> {
+        let file = self.file(owner, id).await?;
+        if file.status != FileStatus::Available {
+            return Err(Error::NotFound);
+        }
+        let stream = self.blobs.read(&file.storage_key).await?;
+        Ok((file, stream))
+    }
+
+    #[instrument(skip_all)]
+    pub async fn delete_file(&self, owner: UserId, id: &FileId) -> Result<()> {
+        let file = self.file(owner, id).await?;
+        // The row goes first, so the file stops counting even if the bytes outlive it.
+        self.files.delete_file(&file.id).await?;
+        if let Err(e) = self.blobs.delete(&file.storage_key).await {
+            tracing::warn!(error = %e, file = %file.id, "stored bytes left behind");
+        }
+        Ok(())
+    }
+
+    /// Sum and count of the user's available files.
+    pub async fn storage_summary(&self, owner: UserId) -> Result<StorageSummary> {
+        self.files.storage_summary(owner).await
+    }
+
+    /// Removes uploads a crash left pending.
+    pub async fn purge_abandoned_uploads(&self) -> Result<usize> {
+        let before = Timestamp::now() - jiff::SignedDuration::try_from(ABANDONED_AFTER).unwrap_or_default();
+        let stale = self.files.stale_pending(before).await?;
+        for f in &stale {
+            remove(self.files.as_ref(), self.blobs.as_ref(), &f.id, &f.storage_key).await;
+        }
+        Ok(stale.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("C:\\Users\\me\\report.pdf"), "report.pdf");
+        assert_eq!(clean_file_name("a\nb\r.txt"), "ab.txt");
+        assert_eq!(clean_file_name(""), "file");
+        assert_eq!(clean_file_name(".."), "file");
+        assert_eq!(clean_file_name(".env"), "env");
+    }
+
+    #[test]
+    fn content_types_are_plain_media_types() {
+        assert_eq!(clean_content_type(Some("image/png")), "image/png");
+        assert_eq!(clean_content_type(Some("Text/HTML; charset=utf-8")), "text/html");
+        assert_eq!(clean_content_type(Some("nonsense")), "application/octet-stream");
+        assert_eq!(clean_content_type(Some("a/b\r\nX-Evil: 1")), "application/octet-stream");
+        assert_eq!(clean_content_type(None), "application/octet-stream");
+    }
+}

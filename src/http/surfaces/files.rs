@@ -1,0 +1,223 @@
+//! `/api/files/` (fixed by the contract): upload, list, metadata, download, delete. Errors
+//! use the `{"message": …}` shape of documents 000 and 001, whose storage summary counts
+//! these files.
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Multipart, Path, State, multipart::MultipartRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::account::{ApiError, MessageResponse};
+use crate::{
+    domain::{
+        FieldErrors,
+        files::{FileId, StoredFile},
+    },
+    http::{AppState, auth::Authed, json::BodyError},
+};
+
+const TAG: &str = "files";
+
+pub fn router(max_upload_bytes: u64) -> Router<AppState> {
+    // Room for the multipart framing around the file itself; the exact limit is the domain's.
+    let limit = usize::try_from(max_upload_bytes.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/files/", get(list).post(upload).layer(DefaultBodyLimit::max(limit)))
+        .route("/api/files/{id}/", get(metadata).delete(delete))
+        .route("/api/files/{id}/content/", get(content))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(upload, list, metadata, content, delete),
+    components(schemas(FileOut, FileList, UploadForm)),
+    tags((name = "files", description = "A user's files; `GET /api/users/storage/` sums the available ones."))
+)]
+pub struct Doc;
+
+#[derive(Serialize, ToSchema)]
+pub struct FileOut {
+    #[schema(example = "3q2-7wK1x0yZ9bVfA4mN8g")]
+    id: String,
+    #[schema(example = "report.pdf")]
+    name: String,
+    /// Bytes stored.
+    size: i64,
+    content_type: String,
+    /// Hex SHA-256 of the bytes, once available.
+    sha256: Option<String>,
+    /// `pending` while uploading, `available` once stored.
+    #[schema(example = "available")]
+    status: String,
+    created_at: String,
+}
+
+impl From<&StoredFile> for FileOut {
+    fn from(f: &StoredFile) -> Self {
+        FileOut {
+            id: f.id.0.clone(),
+            name: f.name.clone(),
+            size: f.size,
+            content_type: f.content_type.clone(),
+            sha256: f.sha256.clone(),
+            status: f.status.as_str().to_string(),
+            created_at: f.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FileList {
+    count: usize,
+    results: Vec<FileOut>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
+}
+
+/// Uploads a file (multipart field `file`), streamed to storage.
+#[utoipa::path(post, path = "/api/files/", tag = TAG, security(("bearer" = []), ("session" = [])),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = FileOut),
+        (status = 400, body = MessageResponse, description = "No `file` field, or the upload was cut off"),
+        (status = 401, body = MessageResponse, description = "`Not authenticated`"),
+        (status = 413, body = MessageResponse, description = "Larger than `USERD_MAX_UPLOAD_BYTES`"),
+        (status = 415, body = MessageResponse, description = "Not multipart/form-data"),
+    ))]
+async fn upload(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<FileOut>), ApiError> {
+    let mut multipart = multipart.map_err(|r| {
+        ApiError::from(BodyError::UnsupportedMediaType(match r {
+            MultipartRejection::InvalidBoundary(_) => "multipart/form-data without a boundary".into(),
+            _ => "unknown".into(),
+        }))
+    })?;
+    let user = state.svc.current_user(&p).await?;
+    let malformed = || ApiError::from(BodyError::Malformed).with_message("Malformed multipart body.");
+    while let Some(field) = multipart.next_field().await.map_err(|_| malformed())? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("file").to_string();
+        let content_type = field.content_type().map(str::to_string);
+        let stream = Box::pin(field.map(|chunk| chunk.map_err(std::io::Error::other)));
+        let file = state.svc.upload(user.id, &name, content_type.as_deref(), stream).await?;
+        return Ok((StatusCode::CREATED, Json((&file).into())));
+    }
+    Err(ApiError::fields(FieldErrors::single("file", "No file was submitted.")))
+}
+
+/// The caller's files, newest first (at most 1000).
+#[utoipa::path(get, path = "/api/files/", tag = TAG, security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = FileList), (status = 401, body = MessageResponse)))]
+async fn list(State(state): State<AppState>, Authed(p, ..): Authed<ApiError>) -> Result<Json<FileList>, ApiError> {
+    let files = state.svc.files(p.user_id).await?;
+    Ok(Json(FileList { count: files.len(), results: files.iter().map(Into::into).collect() }))
+}
+
+/// One file's metadata; another user's file is 404.
+#[utoipa::path(get, path = "/api/files/{id}/", tag = TAG, security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = FileOut), (status = 401, body = MessageResponse), (status = 404, body = MessageResponse)))]
+async fn metadata(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+    Path(id): Path<String>,
+) -> Result<Json<FileOut>, ApiError> {
+    Ok(Json((&state.svc.file(p.user_id, &FileId(id)).await?).into()))
+}
+
+/// The file's bytes, always as an attachment.
+#[utoipa::path(get, path = "/api/files/{id}/content/", tag = TAG, security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "The bytes, with `Content-Disposition: attachment`"),
+        (status = 401, body = MessageResponse),
+        (status = 404, body = MessageResponse),
+    ))]
+async fn content(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (file, stream) = state.svc.file_content(p.user_id, &FileId(id)).await?;
+    let mut res = Body::from_stream(stream).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&file.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size.max(0) as u64));
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(&file.name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // Served bytes are the user's, never the app's: no scripts, no framing.
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    if let Some(sha) = &file.sha256
+        && let Ok(v) = HeaderValue::from_str(&format!("\"{sha}\""))
+    {
+        h.insert(header::ETAG, v);
+    }
+    Ok(res)
+}
+
+/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Deletes a file; it stops counting at once.
+#[utoipa::path(delete, path = "/api/files/{id}/", tag = TAG, security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 401, body = MessageResponse), (status = 403, body = MessageResponse, description = "Session cookie without `X-CSRFToken`"), (status = 404, body = MessageResponse)))]
+async fn delete(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.svc.delete_file(p.user_id, &FileId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispositions_are_safe_header_values() {
+        assert_eq!(
+            content_disposition("report.pdf"),
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+        );
+        let d = content_disposition("naïve \"quote\".txt");
+        assert!(d.starts_with("attachment; filename=\"na_ve _quote_.txt\""), "{d}");
+        assert!(d.contains("filename*=UTF-8''na%C3%AFve%20%22quote%22.txt"), "{d}");
+    }
+}
