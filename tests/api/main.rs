@@ -4,6 +4,7 @@ mod helpers;
 
 mod account;
 mod cli;
+mod examples;
 mod files;
 mod jwt_surface;
 mod operations;
