@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod billing;
 pub mod crypto;
 pub mod error;
 pub mod passwords;
@@ -20,9 +21,10 @@ use std::{sync::Arc, time::Duration};
 pub use error::{AuthFailure, Error, FieldErrors, Result};
 
 use self::{
+    billing::Billing,
     crypto::Sealer,
     passwords::PasswordHasher,
-    ports::{ApiTokenStore, Health, KeyStore, SessionStore, UserStore},
+    ports::{ApiTokenStore, BillingStore, Health, KeyStore, SessionStore, UserStore},
     sessions::SessionCache,
     throttle::Throttle,
     tokens::Tokens,
@@ -35,6 +37,7 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub keys: Arc<dyn KeyStore>,
     pub api_tokens: Arc<dyn ApiTokenStore>,
+    pub billing: Arc<dyn BillingStore>,
     pub health: Arc<dyn Health>,
 }
 
@@ -44,7 +47,10 @@ pub struct Service {
     pub(crate) users: Arc<dyn UserStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) api_tokens: Arc<dyn ApiTokenStore>,
+    pub(crate) billing_store: Arc<dyn BillingStore>,
     pub(crate) health: Arc<dyn Health>,
+    /// The payment provider and the plans it sells.
+    pub(crate) billing: Arc<Billing>,
     /// Seals personal API tokens at rest.
     pub(crate) token_sealer: Arc<Sealer>,
     pub(crate) hasher: PasswordHasher,
@@ -56,6 +62,7 @@ pub struct Service {
 impl Service {
     pub fn new(
         stores: Stores,
+        billing: Billing,
         token_sealer: Sealer,
         hasher: PasswordHasher,
         tokens: Tokens,
@@ -65,7 +72,9 @@ impl Service {
             users: stores.users,
             sessions: stores.sessions,
             api_tokens: stores.api_tokens,
+            billing_store: stores.billing,
             health: stores.health,
+            billing: Arc::new(billing),
             token_sealer: Arc::new(token_sealer),
             hasher,
             tokens,

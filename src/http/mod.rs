@@ -30,6 +30,6 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
 /// The whole application: every surface, the operational endpoints, and the layers.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().merge(surfaces::jwt::router()).merge(ops::router());
+    let api = Router::new().merge(surfaces::jwt::router()).merge(surfaces::account::router()).merge(ops::router());
     layers::apply(api, &state).with_state(state)
 }

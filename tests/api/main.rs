@@ -6,3 +6,4 @@ mod cli;
 mod jwt_surface;
 mod operations;
 mod sessions;
+mod stripe;

@@ -4,6 +4,7 @@
 
 mod error;
 mod session;
+mod stripe;
 
 use axum::{
     Json, Router,
@@ -30,13 +31,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/me/token/regenerate/", post(regenerate))
         .route("/api/users/settings/", patch(settings))
         .merge(session::router())
+        .merge(stripe::router())
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(me, token, regenerate, settings, session::sign_in, session::sign_out),
-    components(schemas(MeResponse, TokenResponse, SettingsRequest, MessageResponse, session::SignInRequest)),
-    tags((name = "000/001 · account", description = "Documents 000 and 001: the current user, personal API tokens, settings and the browser session."))
+    paths(me, token, regenerate, settings, session::sign_in, session::sign_out, stripe::checkout, stripe::webhook),
+    components(schemas(
+        MeResponse, TokenResponse, SettingsRequest, MessageResponse, session::SignInRequest,
+        stripe::CheckoutRequest, stripe::CheckoutResponse, stripe::WebhookResponse
+    )),
+    tags((name = "000/001 · account", description = "Documents 000 and 001: the current user, personal API tokens, settings, the browser session and Stripe checkout."))
 )]
 pub struct Doc;
 
