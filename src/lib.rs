@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod secret;
 pub mod store;
+pub mod stripe;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -22,12 +23,14 @@ use crate::{
     config::Config,
     domain::{
         Service, Stores,
+        billing::{Billing, Plans},
         crypto::{Purpose, Sealer},
         passwords::PasswordHasher,
         throttle::Throttle,
         tokens::Tokens,
     },
     store::SqlStore,
+    stripe::StripeGateway,
 };
 
 /// Opens the database named by the config and applies migrations.
@@ -48,6 +51,7 @@ pub async fn build_service(config: &Config, store: Arc<SqlStore>) -> anyhow::Res
         api_tokens: store.clone(),
         files: store.clone(),
         blobs: Arc::new(blob::ObjectBlobs::open(config).context("opening USERD_STORAGE_URL")?),
+        billing: store.clone(),
         health: store.clone(),
     };
     let token_sealer = Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::ApiTokens)?;
@@ -56,8 +60,21 @@ pub async fn build_service(config: &Config, store: Arc<SqlStore>) -> anyhow::Res
         .context("loading signing keys")?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hasher = PasswordHasher::new(workers)?;
-    Ok(Service::new(stores, token_sealer, hasher, tokens, Throttle::new(config.rate_limit))
+    Ok(Service::new(stores, billing(config)?, token_sealer, hasher, tokens, Throttle::new(config.rate_limit))
         .with_max_upload_bytes(config.max_upload_bytes))
+}
+
+/// Stripe and the plans it sells. Checkout returns to `{public URL}/settings` unless told
+/// otherwise; [`Application::build`] fills in the public URL once the port is bound.
+fn billing(config: &Config) -> anyhow::Result<Billing> {
+    let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
+    let default = || format!("{base}/settings");
+    Ok(Billing {
+        gateway: Arc::new(StripeGateway::new(&config.stripe).context("setting up the Stripe client")?),
+        plans: Plans::new(config.stripe.prices.clone()),
+        success_url: config.stripe.success_url.clone().unwrap_or_else(default),
+        cancel_url: config.stripe.cancel_url.clone().unwrap_or_else(default),
+    })
 }
 
 /// A bound, ready-to-serve instance.
@@ -70,14 +87,18 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, loads keys and binds the listener (port 0 picks a free port).
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
-        let svc = build_service(&config, store.clone()).await?;
-        svc.spawn_background();
+    /// Binds the listener (port 0 picks a free port), connects, migrates and loads keys.
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+        // Bound first: the public URL (and so Stripe's return URLs) may name the port picked.
         let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        for url in [&mut config.stripe.success_url, &mut config.stripe.cancel_url] {
+            url.get_or_insert_with(|| format!("{public_url}/settings"));
+        }
+        let store = open_store(&config).await?;
+        let svc = build_service(&config, store.clone()).await?;
+        svc.spawn_background();
         let state = http::AppState {
             svc,
             config: Arc::new(config),

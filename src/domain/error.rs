@@ -80,6 +80,9 @@ pub enum Error {
     CsrfFailed(&'static str),
     #[error("not found")]
     NotFound,
+    /// A signed payload (a payment provider's webhook) whose signature is missing, wrong or stale.
+    #[error("invalid signature")]
+    InvalidSignature,
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
     #[error("too large")]

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod billing;
 pub mod crypto;
 pub mod error;
 pub mod files;
@@ -21,10 +22,11 @@ use std::{sync::Arc, time::Duration};
 pub use error::{AuthFailure, Error, FieldErrors, Result};
 
 use self::{
+    billing::Billing,
     crypto::Sealer,
     files::{BlobStore, FileStore},
     passwords::PasswordHasher,
-    ports::{ApiTokenStore, Health, KeyStore, SessionStore, UserStore},
+    ports::{ApiTokenStore, BillingStore, Health, KeyStore, SessionStore, UserStore},
     sessions::SessionCache,
     throttle::Throttle,
     tokens::Tokens,
@@ -46,6 +48,7 @@ pub struct Stores {
     pub api_tokens: Arc<dyn ApiTokenStore>,
     pub files: Arc<dyn FileStore>,
     pub blobs: Arc<dyn BlobStore>,
+    pub billing: Arc<dyn BillingStore>,
     pub health: Arc<dyn Health>,
 }
 
@@ -58,7 +61,10 @@ pub struct Service {
     pub(crate) files: Arc<dyn FileStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) max_upload_bytes: u64,
+    pub(crate) billing_store: Arc<dyn BillingStore>,
     pub(crate) health: Arc<dyn Health>,
+    /// The payment provider and the plans it sells.
+    pub(crate) billing: Arc<Billing>,
     /// Seals personal API tokens at rest.
     pub(crate) token_sealer: Arc<Sealer>,
     pub(crate) hasher: PasswordHasher,
@@ -70,6 +76,7 @@ pub struct Service {
 impl Service {
     pub fn new(
         stores: Stores,
+        billing: Billing,
         token_sealer: Sealer,
         hasher: PasswordHasher,
         tokens: Tokens,
@@ -82,7 +89,9 @@ impl Service {
             files: stores.files,
             blobs: stores.blobs,
             max_upload_bytes: u64::MAX,
+            billing_store: stores.billing,
             health: stores.health,
+            billing: Arc::new(billing),
             token_sealer: Arc::new(token_sealer),
             hasher,
             tokens,

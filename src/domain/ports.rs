@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{
+    billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     error::Result,
     types::{SessionId, UserId},
     user::{NewUser, ProfileUpdate, User},
@@ -109,6 +110,33 @@ pub trait ApiTokenStore: Send + Sync {
     /// Replaces the user's token, so the old one stops working at once.
     async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<()>;
     async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<UserId>>;
+}
+
+/// A payment provider: customers and checkout sessions through its API, and the events it
+/// delivers to the webhook. Implemented over Stripe's REST API by `crate::stripe`.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Whether API calls can be made at all (a secret key is configured).
+    fn checkout_enabled(&self) -> bool;
+    /// Creates a customer; `Error::Upstream` when the provider fails or cannot be reached.
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<CustomerId>;
+    /// Opens a subscription checkout; `Error::Upstream` when the provider fails or cannot be reached.
+    async fn create_checkout_session(&self, checkout: &NewCheckout) -> Result<CheckoutSessionId>;
+    /// Checks a webhook delivery's signature against the raw payload, then reads the event.
+    /// `Error::NotConfigured` without a signing secret, `Error::InvalidSignature` for a missing,
+    /// wrong or stale signature, `Error::Validation` for a signed payload that is no event.
+    fn verify_event(&self, signature: Option<&str>, payload: &[u8], now: Timestamp) -> Result<PaymentEvent>;
+}
+
+#[async_trait]
+pub trait BillingStore: Send + Sync {
+    /// The user's customer at the payment provider, if one was created.
+    async fn customer_id(&self, user: UserId) -> Result<Option<CustomerId>>;
+    /// Stores the user's customer unless one is stored already; returns the stored one.
+    async fn link_customer(&self, user: UserId, customer: &CustomerId) -> Result<CustomerId>;
+    /// In one transaction: records the event id and, when it was not recorded before,
+    /// applies `change`. Returns whether the event was new.
+    async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>) -> Result<bool>;
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@
 //! either pool through [`on_pool!`]; SQL that truly differs stays in this module tree.
 
 mod api_tokens;
+mod billing;
 mod files;
 mod keys;
 mod notify;

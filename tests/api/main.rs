@@ -9,3 +9,4 @@ mod files;
 mod jwt_surface;
 mod operations;
 mod sessions;
+mod stripe;

@@ -74,6 +74,7 @@ impl From<Error> for ApiError {
             }
             Error::CsrfFailed(message) => ApiError::new(StatusCode::FORBIDDEN, message),
             Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, "Not found."),
+            Error::InvalidSignature => ApiError::new(StatusCode::BAD_REQUEST, "Invalid signature"),
             Error::RateLimited { retry_after } => ApiError {
                 retry_after: Some(retry_after),
                 ..ApiError::new(

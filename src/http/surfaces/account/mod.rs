@@ -4,6 +4,7 @@
 
 mod error;
 mod session;
+mod stripe;
 
 use axum::{
     Json, Router,
@@ -31,13 +32,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/settings/", patch(settings))
         .route("/api/users/storage/", get(storage))
         .merge(session::router())
+        .merge(stripe::router())
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(me, token, regenerate, storage, settings, session::sign_in, session::sign_out),
-    components(schemas(MeResponse, TokenResponse, StorageResponse, SettingsRequest, MessageResponse, session::SignInRequest)),
-    tags((name = "000/001 · account", description = "Documents 000 and 001: the current user, personal API tokens, settings and the browser session."))
+    paths(me, token, regenerate, storage, settings, session::sign_in, session::sign_out, stripe::checkout, stripe::webhook),
+    components(schemas(
+        MeResponse, TokenResponse, StorageResponse, SettingsRequest, MessageResponse, session::SignInRequest,
+        stripe::CheckoutRequest, stripe::CheckoutResponse, stripe::WebhookResponse
+    )),
+    tags((name = "000/001 · account", description = "Documents 000 and 001: the current user, personal API tokens, storage, settings, the browser session and Stripe checkout."))
 )]
 pub struct Doc;
 
