@@ -21,19 +21,19 @@ echo "{\"measure\": \"binary_size_bytes\", \"value\": $size}"
 # Start-up: from exec to the `listening on` line, on a fresh data dir (first start creates
 # the database, runs migrations and generates the signing key) and again on a warm one.
 start() {
-    local log=$1
-    local t0
+    local log=$1 t0
     t0=$(date +%s%N)
-    USERD_DATA_DIR=$DATA USERD_BIND=127.0.0.1:0 USERD_RATE_LIMIT=off USERD_LOG=warn "$BIN" 2>"$log" &
+    USERD_DATA_DIR=$DATA USERD_BIND=127.0.0.1:0 USERD_RATE_LIMIT=off USERD_LOG=warn "$BIN" >/dev/null 2>"$log" &
     PID=$!
     until grep -q "listening on" "$log" 2>/dev/null; do sleep 0.002; done
-    echo $(( ($(date +%s%N) - t0) / 1000000 ))
+    STARTUP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
-cold=$(start "$DATA/cold.log")
-kill -TERM "$PID"; wait "$PID" || true
-warm=$(start "$DATA/warm.log")
-echo "{\"measure\": \"startup_ms_first_start\", \"value\": $cold}"
-echo "{\"measure\": \"startup_ms_warm\", \"value\": $warm}"
+start "$DATA/cold.log"
+echo "{\"measure\": \"startup_ms_first_start\", \"value\": $STARTUP_MS}"
+kill -TERM "$PID"
+wait "$PID" || true
+start "$DATA/warm.log"
+echo "{\"measure\": \"startup_ms_warm\", \"value\": $STARTUP_MS}"
 URL=$(grep -o 'http://[0-9.:]*' "$DATA/warm.log" | head -n 1)
 
 sleep 2

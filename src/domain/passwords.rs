@@ -1,12 +1,13 @@
-//! argon2id hashing on a bounded pool off the async workers.
+//! argon2id hashing on a fixed pool of threads off the async workers.
 //!
-//! A flood of logins queues on the semaphore instead of occupying every runtime thread,
-//! so requests that need no hashing keep being served.
+//! A flood of logins queues for the pool instead of occupying the runtime's threads, so
+//! requests that need no hashing keep being served. Fixed threads also bound memory: each
+//! hash needs 19 MiB, and the allocator keeps that per thread that ever hashed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use super::{crypto, error::Result, types::Password};
 
@@ -15,9 +16,11 @@ const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// A hash of a random password, verified when the account does not exist so an unknown
     /// e-mail costs the same as a wrong password.
     dummy_hash: Arc<String>,
@@ -40,18 +43,40 @@ fn verify_blocking(password: &[u8], phc: &str) -> bool {
 }
 
 impl PasswordHasher {
-    /// `workers` hashes may run at once (one per core is the sensible bound).
+    /// Starts `workers` hashing threads (one per core is the sensible bound); they end when
+    /// the last handle is dropped.
     pub fn new(workers: usize) -> anyhow::Result<Self> {
         let dummy = crypto::random_token(24)?;
-        Ok(PasswordHasher {
-            permits: Arc::new(Semaphore::new(workers.max(1))),
-            dummy_hash: Arc::new(hash_blocking(dummy.as_bytes())?),
-        })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..workers.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new().name(format!("userd-hash-{i}")).spawn(move || {
+                loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(poisoned) => poisoned.into_inner().recv(),
+                    };
+                    match job {
+                        // A panicking job drops its reply (the caller gets an error); the thread stays.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        }
+        Ok(PasswordHasher { jobs, dummy_hash: Arc::new(hash_blocking(dummy.as_bytes())?) })
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
-        Ok(tokio::task::spawn_blocking(f).await.map_err(anyhow::Error::from)?)
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs.send(job).map_err(|_| anyhow::anyhow!("hashing pool stopped"))?;
+        Ok(rx.await.map_err(|_| anyhow::anyhow!("hashing job lost"))?)
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).

@@ -127,6 +127,24 @@ impl Fields {
         }
     }
 
+    /// A required field turned into a typed value by `parse` (one of the domain's
+    /// constructors); its message is added to `errors` when it does not parse.
+    pub fn required_parsed<T, M: Into<String>>(
+        &self,
+        name: &str,
+        errors: &mut FieldErrors,
+        parse: impl FnOnce(&str) -> Result<T, M>,
+    ) -> Option<T> {
+        let raw = self.required_string(name, errors)?;
+        match parse(&raw) {
+            Ok(v) => Some(v),
+            Err(m) => {
+                errors.add(name, m);
+                None
+            }
+        }
+    }
+
     /// A free-text field (trimmed, at most `max` characters); `None` when absent or null.
     pub fn text(&self, name: &str, max: usize, errors: &mut FieldErrors) -> Option<String> {
         let value = self.string(name, errors)?;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod json;
 mod layers;
 mod ops;
+pub mod problem;
 pub mod surfaces;
 
 use std::sync::Arc;

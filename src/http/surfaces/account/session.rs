@@ -60,13 +60,7 @@ pub async fn sign_in(
             None
         }
     };
-    let password = f.required_string("password", &mut errors).and_then(|p| match Password::for_login(&p) {
-        Ok(p) => Some(p),
-        Err(m) => {
-            errors.add("password", m);
-            None
-        }
-    });
+    let password = f.required_parsed("password", &mut errors, Password::for_login);
     let (Some(name), Some(password), true) = (name, password, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };

@@ -182,13 +182,7 @@ async fn register(
     JsonObject(f, ..): Body,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
     let mut errors = FieldErrors::new();
-    let email = f.required_string("email", &mut errors).and_then(|e| match Email::parse(&e) {
-        Ok(e) => Some(e),
-        Err(m) => {
-            errors.add("email", m);
-            None
-        }
-    });
+    let email = f.required_parsed("email", &mut errors, Email::parse);
     let password = f.string("password", &mut errors);
     let confirm = f.string("confirm_password", &mut errors);
     let password = types::new_password_with_confirmation(
@@ -233,13 +227,7 @@ async fn login(
 ) -> Result<Json<AuthResponse>, ApiError> {
     let mut errors = FieldErrors::new();
     let email = f.required_string("email", &mut errors);
-    let password = f.required_string("password", &mut errors).and_then(|p| match Password::for_login(&p) {
-        Ok(p) => Some(p),
-        Err(m) => {
-            errors.add("password", m);
-            None
-        }
-    });
+    let password = f.required_parsed("password", &mut errors, Password::for_login);
     let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
         return Err(ApiError::fields(errors));
     };
