@@ -6,7 +6,12 @@
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::cell::RefCell;
+
+use argon2::{
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
+};
 use tokio::sync::oneshot;
 
 use super::{crypto, error::Result, types::Password};
@@ -26,20 +31,56 @@ pub struct PasswordHasher {
     dummy_hash: Arc<String>,
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> anyhow::Result<Params> {
+    Params::new(M_COST_KIB, T_COST, P_COST, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))
+}
+
+thread_local! {
+    /// The argon2 working memory of a hashing thread, allocated once and reused: a fresh
+    /// 19 MiB allocation per hash is what the allocator would otherwise keep growing.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs argon2 with `params` into `out`, on this thread's reusable memory.
+fn argon2_into(alg: Algorithm, version: Version, params: Params, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
+    let needed = params.block_count();
+    let argon2 = Argon2::new(alg, version, params);
+    BLOCKS.with(|cell| {
+        let Ok(mut blocks) = cell.try_borrow_mut() else { return false };
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        argon2.hash_password_into_with_memory(pwd, salt, out, &mut blocks[..needed]).is_ok()
+    })
 }
 
 fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
     let salt = crypto::random_bytes(16)?;
-    let hash = argon2()?.hash_password_with_salt(password, &salt).map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
+    let params = params()?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    anyhow::ensure!(
+        argon2_into(Algorithm::Argon2id, Version::V0x13, params.clone(), password, &salt, &mut out),
+        "argon2 hash failed"
+    );
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?,
+        salt: Some(Salt::new(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+    };
     Ok(hash.to_string())
 }
 
 fn verify_blocking(password: &[u8], phc: &str) -> bool {
     // A stored hash that does not parse never matches; the caller treats that as a wrong password.
-    argon2().map(|a| a.verify_password(password, phc).is_ok()).unwrap_or(false)
+    let Ok(hash) = PasswordHash::new(phc) else { return false };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+    let Ok(alg) = Algorithm::try_from(hash.algorithm.as_str()) else { return false };
+    let Ok(version) = hash.version.map_or(Ok(Version::V0x13), Version::try_from) else { return false };
+    let Ok(params) = Params::try_from(&hash) else { return false };
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(alg, version, params, password, salt.as_ref(), &mut out) && crypto::ct_eq(&out, expected.as_ref())
 }
 
 impl PasswordHasher {
@@ -67,7 +108,14 @@ impl PasswordHasher {
                 }
             })?;
         }
-        Ok(PasswordHasher { jobs, dummy_hash: Arc::new(hash_blocking(dummy.as_bytes())?) })
+        // Made on the pool, so the hashing memory stays with the pool's threads.
+        let (reply, answer) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let _ = reply.send(hash_blocking(dummy.as_bytes()));
+        });
+        jobs.send(job).map_err(|_| anyhow::anyhow!("hashing pool did not start"))?;
+        let dummy_hash = answer.recv().map_err(|_| anyhow::anyhow!("hashing pool did not answer"))??;
+        Ok(PasswordHasher { jobs, dummy_hash: Arc::new(dummy_hash) })
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -113,5 +161,21 @@ mod tests {
         assert!(!hasher.verify(&wrong, Some(&hash)).await.expect("verify"));
         assert!(!hasher.verify(&pw, None).await.expect("verify"), "no account never matches");
         assert!(!hasher.verify(&pw, Some("not a hash")).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_itself_verify() {
+        use argon2::PasswordHasher as _;
+        let hasher = PasswordHasher::new(1).expect("hasher");
+        let pw = Password::for_login("another password").expect("password");
+        // Other parameters than ours (an older or foreign hash) still verify.
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 3, 2, None).expect("params"));
+        let phc =
+            other.hash_password_with_salt(pw.expose().as_bytes(), b"sixteen byte salt").expect("hash").to_string();
+        assert!(hasher.verify(&pw, Some(&phc)).await.expect("verify"));
+        let ours = hasher.hash(&pw).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        use argon2::PasswordVerifier as _;
+        assert!(Argon2::default().verify_password(pw.expose().as_bytes(), &parsed).is_ok(), "the crate verifies ours");
     }
 }
