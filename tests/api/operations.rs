@@ -49,6 +49,9 @@ both_backends! {
         for p in [
             "/api/users/status/", "/api/users/register/", "/api/users/login/", "/api/users/logout/",
             "/api/users/refresh-token/", "/api/users/profile/", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json",
+            "/api/users/me/", "/api/users/me/token/", "/api/users/me/token/regenerate/", "/api/users/storage/",
+            "/api/users/settings/", "/api/users/session/", "/api/users/stripe/checkout/", "/api/users/stripe/webhook/",
+            "/api/files/", "/api/files/{id}/", "/api/files/{id}/content/",
         ] {
             assert!(paths.contains_key(p), "{p} is described");
         }
@@ -81,5 +84,64 @@ both_backends! {
         assert!(!res.headers()["x-request-id"].is_empty());
         let res = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.expect("send");
         assert_eq!(res.headers()["x-request-id"], "abc-123");
+    }
+}
+
+both_backends! {
+    async fn cors_admits_only_the_configured_origins(app)
+    env = [("USERD_CORS_ORIGINS", "https://app.example.com")];
+    {
+        let preflight = |origin: &'static str| {
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/api/users/login/"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "content-type")
+                .send()
+        };
+        let ok = preflight("https://app.example.com").await.expect("send");
+        assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+        let other = preflight("https://evil.example.com").await.expect("send");
+        assert!(other.headers().get("access-control-allow-origin").is_none());
+    }
+}
+
+both_backends! {
+    async fn without_cors_origins_no_cross_origin_access_is_granted(app) {
+        let res = app.client.get(app.url("/api/users/status/")).header("origin", "https://app.example.com").send().await.expect("send");
+        assert!(res.headers().get("access-control-allow-origin").is_none());
+    }
+}
+
+fn claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("b64"),
+    )
+    .expect("json")
+}
+
+both_backends! {
+    async fn tokens_live_60_minutes_and_7_days_by_default(app) {
+        let (access, refresh) = app.register_tokens("user@example.com").await;
+        let (a, r) = (claims(&access), claims(&refresh));
+        assert_eq!(a["exp"].as_i64().expect("exp") - a["iat"].as_i64().expect("iat"), 3600);
+        assert_eq!(r["exp"].as_i64().expect("exp") - r["iat"].as_i64().expect("iat"), 7 * 86400);
+        assert_eq!(a["token_type"], "access");
+        assert_eq!(r["token_type"], "refresh");
+        assert_eq!(a["sid"], r["sid"], "both belong to one login session");
+        assert_eq!(a["user_id"], a["sub"].as_str().expect("sub").parse::<i64>().expect("number"));
+    }
+}
+
+both_backends! {
+    async fn token_lifetimes_follow_the_settings(app)
+    env = [("USERD_ACCESS_TTL", "15m"), ("USERD_REFRESH_TTL", "2d")];
+    {
+        let (access, refresh) = app.register_tokens("user@example.com").await;
+        let (a, r) = (claims(&access), claims(&refresh));
+        assert_eq!(a["exp"].as_i64().expect("exp") - a["iat"].as_i64().expect("iat"), 900);
+        assert_eq!(r["exp"].as_i64().expect("exp") - r["iat"].as_i64().expect("iat"), 2 * 86400);
     }
 }
