@@ -103,6 +103,7 @@ pub struct StorageResponse {
 #[allow(dead_code)]
 pub struct SettingsRequest {
     /// IANA time zone such as `America/New_York` or `UTC`; `null` clears it.
+    #[schema(min_length = 1, max_length = 64, example = "America/New_York")]
     tz: Option<String>,
 }
 
@@ -163,6 +164,9 @@ async fn storage(
         (status = 400, body = MessageResponse, description = "`Unexpected error` (with `errors.tz` saying why)"),
         (status = 401, body = MessageResponse, description = "`Unauthorized`"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
+    
+        (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
+        (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
     ))]
 async fn settings(
     State(state): State<AppState>,

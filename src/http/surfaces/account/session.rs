@@ -31,6 +31,7 @@ pub struct SignInRequest {
     /// E-mail or username (one of them).
     email: Option<String>,
     username: Option<String>,
+    #[schema(min_length = 1, max_length = 4096)]
     password: String,
 }
 
@@ -44,6 +45,9 @@ fn secure(state: &AppState) -> bool {
         (status = 200, body = Object, description = "Signed in; cookies set", example = json!({"message": "ok", "csrftoken": "…", "user": {"external_id": "…", "email": "user@example.com", "username": "user"}})),
         (status = 400, body = MessageResponse, description = "A field is missing"),
         (status = 401, body = MessageResponse, description = "`Invalid email or password.`"),
+    
+        (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
+        (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,

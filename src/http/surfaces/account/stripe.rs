@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 #[allow(dead_code)]
 pub struct CheckoutRequest {
     /// One of the plans configured in `USERD_STRIPE_PRICES`.
-    #[schema(example = "pro")]
+    #[schema(example = "pro", min_length = 1)]
     plan: String,
 }
 
@@ -47,6 +47,9 @@ pub struct WebhookResponse {
         (status = 400, body = MessageResponse, description = "`Unexpected error`: unknown or missing plan (with `errors.plan`), Stripe not configured, or Stripe failed"),
         (status = 401, body = MessageResponse, description = "`Unauthorized`"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
+    
+        (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
+        (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
     ))]
 pub async fn checkout(
     State(state): State<AppState>,

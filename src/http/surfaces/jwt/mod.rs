@@ -74,12 +74,12 @@ pub struct ErrorResponse {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RegisterRequest {
-    #[schema(example = "user@example.com")]
+    #[schema(example = "user@example.com", min_length = 1)]
     email: String,
     /// At least 8 characters, not a common password, not only digits; at most 4096 bytes.
-    #[schema(example = "securepassword123")]
+    #[schema(example = "securepassword123", min_length = 8, max_length = 4096)]
     password: String,
-    #[schema(example = "securepassword123")]
+    #[schema(example = "securepassword123", min_length = 8, max_length = 4096)]
     confirm_password: String,
     company_name: Option<String>,
     first_name: Option<String>,
@@ -89,13 +89,16 @@ pub struct RegisterRequest {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct LoginRequest {
+    #[schema(example = "user@example.com", min_length = 1)]
     email: String,
+    #[schema(example = "securepassword123", min_length = 1, max_length = 4096)]
     password: String,
 }
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1)]
     refresh: String,
 }
 
@@ -219,6 +222,9 @@ async fn register(
         (status = 400, body = ErrorResponse, description = "A field is missing"),
         (status = 401, body = ErrorResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
         (status = 429, body = ErrorResponse, description = "Too many attempts"),
+    
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
+        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -242,6 +248,9 @@ async fn login(
         (status = 200, body = StatusResponse, description = "User logged out successfully"),
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`, or `Token is invalid or expired`"),
         (status = 401, body = ErrorResponse, description = "Not authenticated"),
+    
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
+        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
 async fn logout(
     State(state): State<AppState>,
@@ -265,6 +274,9 @@ async fn logout(
         (status = 200, body = RefreshResponse),
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
         (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
+    
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
+        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
 async fn refresh(State(state): State<AppState>, JsonObject(f, ..): Body) -> Result<Json<RefreshResponse>, ApiError> {
     let mut errors = FieldErrors::new();
