@@ -164,7 +164,6 @@ async fn storage(
         (status = 400, body = MessageResponse, description = "`Unexpected error` (with `errors.tz` saying why)"),
         (status = 401, body = MessageResponse, description = "`Unauthorized`"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
-
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
     ))]

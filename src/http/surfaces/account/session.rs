@@ -45,7 +45,6 @@ fn secure(state: &AppState) -> bool {
         (status = 200, body = Object, description = "Signed in; cookies set", example = json!({"message": "ok", "csrftoken": "…", "user": {"external_id": "…", "email": "user@example.com", "username": "user"}})),
         (status = 400, body = MessageResponse, description = "A field is missing"),
         (status = 401, body = MessageResponse, description = "`Invalid email or password.`"),
-
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
     ))]

@@ -47,7 +47,6 @@ pub struct WebhookResponse {
         (status = 400, body = MessageResponse, description = "`Unexpected error`: unknown or missing plan (with `errors.plan`), Stripe not configured, or Stripe failed"),
         (status = 401, body = MessageResponse, description = "`Unauthorized`"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
-
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
     ))]

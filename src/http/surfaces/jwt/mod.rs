@@ -222,7 +222,6 @@ async fn register(
         (status = 400, body = ErrorResponse, description = "A field is missing"),
         (status = 401, body = ErrorResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
         (status = 429, body = ErrorResponse, description = "Too many attempts"),
-
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
@@ -248,7 +247,6 @@ async fn login(
         (status = 200, body = StatusResponse, description = "User logged out successfully"),
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`, or `Token is invalid or expired`"),
         (status = 401, body = ErrorResponse, description = "Not authenticated"),
-
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
@@ -274,7 +272,6 @@ async fn logout(
         (status = 200, body = RefreshResponse),
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
         (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
-
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
