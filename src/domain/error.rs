@@ -40,16 +40,6 @@ impl FieldErrors {
     pub fn into_result(self) -> Result<(), Error> {
         if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
     }
-
-    /// Renames a field, for dialects whose request calls it otherwise.
-    pub fn rename(mut self, from: &str, to: &str) -> Self {
-        for (f, _) in &mut self.0 {
-            if f == from {
-                *f = to.to_string();
-            }
-        }
-        self
-    }
 }
 
 /// Why a request could not be authenticated.

@@ -16,11 +16,9 @@ pub trait UserStore: Send + Sync {
     /// Inserts a user; `Error::Conflict { field: "email" | "username" }` when either is taken.
     async fn create_user(&self, new: &NewUser) -> Result<User>;
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
-    async fn user_by_username(&self, username_key: &str) -> Result<Option<User>>;
     /// The user and their password hash (if any), by case-insensitive e-mail.
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>>;
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
-    async fn password_hash(&self, id: UserId) -> Result<Option<String>>;
     async fn username_taken(&self, username_key: &str) -> Result<bool>;
     /// Applies the update; `Error::Conflict { field: "email" }` when the new e-mail is taken.
     async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User>;

@@ -198,10 +198,6 @@ impl Tokens {
         self.ring().jwks.clone()
     }
 
-    pub fn access_ttl(&self) -> Duration {
-        self.access_ttl
-    }
-
     pub fn refresh_ttl(&self) -> Duration {
         self.refresh_ttl
     }

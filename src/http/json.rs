@@ -150,21 +150,4 @@ impl Fields {
         let value = self.string(name, errors)?;
         crate::domain::types::text_field(errors, name, Some(&value), max)
     }
-
-    pub fn integer(&self, name: &str, errors: &mut FieldErrors) -> Option<i64> {
-        match self.0.get(name)? {
-            Value::Number(n) => n.as_i64().or_else(|| {
-                errors.add(name, "A valid integer is required.");
-                None
-            }),
-            Value::String(s) => s.trim().parse().ok().or_else(|| {
-                errors.add(name, "A valid integer is required.");
-                None
-            }),
-            _ => {
-                errors.add(name, "A valid integer is required.");
-                None
-            }
-        }
-    }
 }

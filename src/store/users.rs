@@ -141,26 +141,12 @@ impl UserStore for SqlStore {
         Ok(row.map(Into::into))
     }
 
-    async fn user_by_username(&self, username_key: &str) -> Result<Option<User>> {
-        Ok(self.credentials_where("username_key", username_key).await?.map(|(u, _)| u))
-    }
-
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>> {
         self.credentials_where("email_key", email_key).await
     }
 
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>> {
         self.credentials_where("username_key", username_key).await
-    }
-
-    async fn password_hash(&self, id: UserId) -> Result<Option<String>> {
-        let hash: Option<Option<String>> =
-            on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_err)?);
-        Ok(hash.flatten())
     }
 
     async fn username_taken(&self, username_key: &str) -> Result<bool> {
