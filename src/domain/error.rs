@@ -35,11 +35,6 @@ impl FieldErrors {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.0.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
     }
-
-    /// `Ok(())` when nothing was found, so validation can end with `errors.into_result()?`.
-    pub fn into_result(self) -> Result<(), Error> {
-        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
-    }
 }
 
 /// Why a request could not be authenticated.
