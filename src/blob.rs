@@ -15,7 +15,7 @@ use crate::{
     config::{Config, S3Config},
     domain::{
         Error, Result,
-        files::{BlobStore, BlobWriter},
+        ports::{BlobStore, BlobWriter},
     },
 };
 

@@ -10,10 +10,11 @@ use crate::{
     Application,
     config::Config,
     domain::{
+        clock::{Clock, SystemClock},
         crypto::{Purpose, Sealer},
+        model::{Email, Password},
         ports::KeyStore,
-        tokens,
-        types::{Email, Password},
+        sessions::tokens,
     },
     secret,
 };
@@ -71,8 +72,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let master = secret::master_key(&config)?;
             let sealer = Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::SigningKeys)?;
             // Verify the secret opens the existing keys before adding one it could not.
-            crate::build_service(&config, store.clone()).await?;
-            let key = tokens::generate_key(config.jwt_alg, &sealer)?;
+            crate::build_domain(&config, store.clone(), Arc::new(SystemClock)).await?;
+            let key = tokens::generate_key(config.jwt_alg, &sealer, SystemClock.now())?;
             store.insert_signing_key(&key).await?;
             store.close().await;
             eprintln!("added signing key {} ({}); running nodes pick it up within a minute", key.kid, key.alg);
@@ -114,14 +115,17 @@ async fn shutdown_signal() {
 }
 
 async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
-    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let email = Email::parse(email).map_err(|why| anyhow::anyhow!("--email: {}", crate::http::problem::drf_message(&why)))?;
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).context("reading the password from stdin")?;
     let raw = input.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(&input);
-    let password = Password::new_password(raw).map_err(|m| anyhow::anyhow!("password: {}", m.join(" ")))?;
+    let password = Password::new_password(raw).map_err(|problems| {
+        let words: Vec<String> = problems.iter().map(crate::http::problem::drf_message).collect();
+        anyhow::anyhow!("password: {}", words.join(" "))
+    })?;
     let store = crate::open_store(&config).await?;
-    let svc = crate::build_service(&config, Arc::clone(&store)).await?;
-    let user = svc.create_admin(email, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let domain = crate::build_domain(&config, Arc::clone(&store), Arc::new(SystemClock)).await?;
+    let user = domain.accounts.create_admin(email, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
     eprintln!("staff user {} (id {}) is ready", user.email, user.id);
     Ok(())

@@ -6,12 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::SecretString;
 
-/// Algorithm of the access and refresh tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JwtAlg {
-    EdDsa,
-    Hs256,
-}
+pub use crate::domain::model::JwtAlg;
 
 /// A setting that could not be used; `Display` is the one line printed before exit code 2.
 #[derive(Debug, thiserror::Error)]

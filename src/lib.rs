@@ -22,12 +22,10 @@ use tokio::net::TcpListener;
 use crate::{
     config::Config,
     domain::{
-        Service, Stores,
-        billing::{Billing, Plans},
-        crypto::{Purpose, Sealer},
-        passwords::PasswordHasher,
-        throttle::Throttle,
-        tokens::Tokens,
+        Domain, Ports, Settings,
+        billing::{BillingSettings, Plans},
+        clock::{Clock, SystemClock},
+        sessions::tokens::TokenSettings,
     },
     store::SqlStore,
     stripe::StripeGateway,
@@ -40,11 +38,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
     Ok(Arc::new(store))
 }
 
-/// Builds the domain service over `store`.
-pub async fn build_service(config: &Config, store: Arc<SqlStore>) -> anyhow::Result<Service> {
-    let master = secret::master_key(config)?;
-    let sealer = Arc::new(Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::SigningKeys)?);
-    let stores = Stores {
+/// Builds the domain over `store`: every storage port is the SQL store, file bytes go
+/// where `USERD_STORAGE_URL` says, payments to Stripe.
+pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn Clock>) -> anyhow::Result<Domain> {
+    let ports = Ports {
         users: store.clone(),
         sessions: store.clone(),
         keys: store.clone(),
@@ -52,24 +49,28 @@ pub async fn build_service(config: &Config, store: Arc<SqlStore>) -> anyhow::Res
         files: store.clone(),
         blobs: Arc::new(blob::ObjectBlobs::open(config).context("opening USERD_STORAGE_URL")?),
         billing: store.clone(),
-        health: store.clone(),
+        outbox: store.clone(),
+        uow: store.clone(),
+        bus: store.clone(),
+        health: store,
     };
-    let token_sealer = Sealer::derive(secret::AsBytes::as_bytes(&master), Purpose::ApiTokens)?;
-    let tokens = Tokens::load(stores.keys.clone(), sealer, config.jwt_alg, config.access_ttl, config.refresh_ttl)
-        .await
-        .context("loading signing keys")?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let hasher = PasswordHasher::new(workers)?;
-    Ok(Service::new(stores, billing(config)?, token_sealer, hasher, tokens, Throttle::new(config.rate_limit))
-        .with_max_upload_bytes(config.max_upload_bytes))
+    let settings = Settings {
+        master_key: secret::master_key(config)?,
+        tokens: TokenSettings { alg: config.jwt_alg, access_ttl: config.access_ttl, refresh_ttl: config.refresh_ttl },
+        billing: billing(config)?,
+        max_upload_bytes: config.max_upload_bytes,
+        rate_limit: config.rate_limit,
+        hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    Domain::build(ports, settings, clock).await.context("loading signing keys")
 }
 
 /// Stripe and the plans it sells. Checkout returns to `{public URL}/settings` unless told
 /// otherwise; [`Application::build`] fills in the public URL once the port is bound.
-fn billing(config: &Config) -> anyhow::Result<Billing> {
+fn billing(config: &Config) -> anyhow::Result<BillingSettings> {
     let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
     let default = || format!("{base}/settings");
-    Ok(Billing {
+    Ok(BillingSettings {
         gateway: Arc::new(StripeGateway::new(&config.stripe).context("setting up the Stripe client")?),
         plans: Plans::new(config.stripe.prices.clone()),
         success_url: config.stripe.success_url.clone().unwrap_or_else(default),
@@ -88,7 +89,12 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener (port 0 picks a free port), connects, migrates and loads keys.
-    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with the domain reading time from `clock` (tests move it).
+    pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         // Bound first: the public URL (and so Stripe's return URLs) may name the port picked.
         let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
@@ -97,14 +103,9 @@ impl Application {
             url.get_or_insert_with(|| format!("{public_url}/settings"));
         }
         let store = open_store(&config).await?;
-        let svc = build_service(&config, store.clone()).await?;
-        svc.spawn_background();
-        let state = http::AppState {
-            svc,
-            config: Arc::new(config),
-            public_url: public_url.clone().into(),
-            metrics: telemetry::metrics_handle(),
-        };
+        let domain = build_domain(&config, store.clone(), clock).await?;
+        domain.spawn_background();
+        let state = http::AppState::new(domain, config, public_url.clone());
         Ok(Application { listener, router: http::router(state), store, addr, public_url })
     }
 

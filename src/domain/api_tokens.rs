@@ -2,15 +2,17 @@
 //! on request, replaced on demand. Stored as a SHA-256 for lookup plus an AES-256-GCM
 //! ciphertext, so a database leak alone reveals no usable token.
 
+use std::sync::Arc;
+
 use secrecy::{ExposeSecret, SecretString};
 use tracing::instrument;
 
 use super::{
-    Service,
-    auth::{Principal, Via},
-    crypto,
+    clock::Clock,
+    crypto::{self, Sealer},
     error::{AuthFailure, Error, Result},
-    types::UserId,
+    model::{Principal, UserId, Via},
+    ports::ApiTokenStore,
 };
 
 /// Recognisable prefix, so secret scanners can spot a leaked token.
@@ -20,25 +22,37 @@ fn context(user: UserId) -> Vec<u8> {
     format!("api-token:{}", user.0).into_bytes()
 }
 
-impl Service {
-    fn new_api_token(&self, user: UserId) -> Result<(SecretString, Vec<u8>, Vec<u8>)> {
+#[derive(Clone)]
+pub struct ApiTokens {
+    store: Arc<dyn ApiTokenStore>,
+    /// Seals tokens at rest.
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ApiTokens {
+    pub fn new(store: Arc<dyn ApiTokenStore>, sealer: Sealer, clock: Arc<dyn Clock>) -> Self {
+        ApiTokens { store, sealer: Arc::new(sealer), clock }
+    }
+
+    fn new_token(&self, user: UserId) -> Result<(SecretString, Vec<u8>, Vec<u8>)> {
         let token = format!("{PREFIX}{}", crypto::random_token(32)?);
         let hash = crypto::sha256(token.as_bytes());
-        let sealed = self.token_sealer.seal(token.as_bytes(), &context(user))?;
+        let sealed = self.sealer.seal(token.as_bytes(), &context(user))?;
         Ok((SecretString::from(token), hash, sealed))
     }
 
     /// The user's token, issuing the first one on first use.
     #[instrument(skip_all)]
-    pub async fn api_token(&self, user: UserId) -> Result<SecretString> {
+    pub async fn token(&self, user: UserId) -> Result<SecretString> {
         for _ in 0..2 {
-            if let Some(sealed) = self.api_tokens.sealed_api_token(user).await? {
-                let plain = self.token_sealer.open(&sealed, &context(user))?;
+            if let Some(sealed) = self.store.sealed_api_token(user).await? {
+                let plain = self.sealer.open(&sealed, &context(user))?;
                 let token = String::from_utf8(plain).map_err(anyhow::Error::from)?;
                 return Ok(SecretString::from(token));
             }
-            let (token, hash, sealed) = self.new_api_token(user)?;
-            if self.api_tokens.insert_api_token(user, &hash, &sealed).await? {
+            let (token, hash, sealed) = self.new_token(user)?;
+            if self.store.insert_api_token(user, &hash, &sealed, self.clock.now()).await? {
                 return Ok(token);
             }
             // A concurrent request issued one first: show that one.
@@ -48,21 +62,21 @@ impl Service {
 
     /// Issues a new token; the old one is refused from the very next request on.
     #[instrument(skip_all)]
-    pub async fn regenerate_api_token(&self, user: UserId) -> Result<SecretString> {
-        let (token, hash, sealed) = self.new_api_token(user)?;
-        self.api_tokens.replace_api_token(user, &hash, &sealed).await?;
+    pub async fn regenerate(&self, user: UserId) -> Result<SecretString> {
+        let (token, hash, sealed) = self.new_token(user)?;
+        self.store.replace_api_token(user, &hash, &sealed, self.clock.now()).await?;
         Ok(token)
     }
 
     /// Authenticates a personal API token. Looked up by its hash on every request (no
     /// cache), so a regenerated token stops working at once on every node.
-    pub async fn authenticate_api_token(&self, token: &SecretString) -> Result<Principal> {
+    pub async fn authenticate(&self, token: &SecretString) -> Result<Principal> {
         let token = token.expose_secret();
         if !token.starts_with(PREFIX) || token.len() > 128 {
             return Err(Error::Unauthenticated(AuthFailure::Invalid));
         }
-        let owner = self.api_tokens.api_token_owner(&crypto::sha256(token.as_bytes())).await?;
-        let user_id = owner.ok_or(Error::Unauthenticated(AuthFailure::Invalid))?;
-        Ok(Principal { user_id, session: None, via: Via::ApiToken })
+        let owner = self.store.api_token_owner(&crypto::sha256(token.as_bytes())).await?;
+        let user = owner.ok_or(Error::Unauthenticated(AuthFailure::Invalid))?;
+        Principal::new(user, None, Via::ApiToken)
     }
 }

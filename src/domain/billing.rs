@@ -7,36 +7,20 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use tracing::instrument;
 
 use super::{
-    Service,
-    auth::Principal,
+    clock::Clock,
     crypto,
-    error::{Error, Result},
-    ports::PaymentGateway,
-    types::ExternalId,
-    user::User,
+    error::{Error, Feature, Invalid, Result},
+    model::{
+        Principal, User,
+        billing::{
+            BillingChange, CheckoutSessionId, CustomerId, EventEffect, NewCheckout, NewCustomer, PlanId,
+        },
+    },
+    ports::{BillingStore, PaymentGateway},
 };
-
-/// The provider's id of a customer (Stripe's `cus_…`); one per user, created once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerId(pub String);
-
-/// The provider's id of a checkout session (Stripe's `cs_…`), handed to the web app.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutSessionId(pub String);
-
-/// A plan the configuration offers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanId(String);
-
-impl PlanId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// The offered plans and the provider's price of each (`USERD_STRIPE_PRICES`).
 #[derive(Debug, Clone, Default)]
@@ -47,14 +31,14 @@ impl Plans {
         Plans(plan_prices)
     }
 
-    /// The plan named `raw` and its price; the message is Django REST framework's for a bad choice.
-    pub fn parse(&self, raw: &str) -> Result<(PlanId, String), String> {
+    /// The plan named `raw` (exactly) and its price.
+    pub fn parse(&self, raw: &str) -> Result<(PlanId, String), Invalid> {
         let name = raw.trim();
         self.0
             .iter()
             .find(|(plan, _)| plan == name)
             .map(|(plan, price)| (PlanId(plan.clone()), price.clone()))
-            .ok_or_else(|| format!("\"{}\" is not a valid choice.", name.chars().take(64).collect::<String>()))
+            .ok_or_else(|| Invalid::Choice { given: name.chars().take(64).collect() })
     }
 
     /// The plan a price belongs to.
@@ -64,79 +48,12 @@ impl Plans {
 }
 
 /// Billing settings and the provider.
-pub struct Billing {
+pub struct BillingSettings {
     pub gateway: Arc<dyn PaymentGateway>,
     pub plans: Plans,
     /// Where the provider's checkout page sends the user back to.
     pub success_url: String,
     pub cancel_url: String,
-}
-
-/// A customer to create for a user.
-#[derive(Debug, Clone)]
-pub struct NewCustomer {
-    pub email: String,
-    pub user: ExternalId,
-    /// The same for every attempt for this user, so a retried creation cannot make a second customer.
-    pub idempotency_key: String,
-}
-
-/// A subscription checkout to open.
-#[derive(Debug, Clone)]
-pub struct NewCheckout {
-    pub customer: CustomerId,
-    pub plan: PlanId,
-    pub price: String,
-    pub user: ExternalId,
-    pub success_url: String,
-    pub cancel_url: String,
-    pub idempotency_key: String,
-}
-
-/// A verified webhook event, read into what the domain cares about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentEvent {
-    /// The provider's event id; an event is applied once per id.
-    pub id: String,
-    /// The provider's event type, kept with the id.
-    pub kind: String,
-    pub effect: EventEffect,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventEffect {
-    /// A checkout finished: `plan` is the one the checkout was opened for.
-    CheckoutCompleted {
-        user: Option<ExternalId>,
-        customer: Option<CustomerId>,
-        plan: Option<String>,
-        paid: bool,
-    },
-    /// A subscription started or changed; `price` is its first item's price.
-    SubscriptionChanged {
-        customer: CustomerId,
-        status: String,
-        price: Option<String>,
-    },
-    SubscriptionEnded {
-        customer: CustomerId,
-    },
-    /// Recorded, changes nothing.
-    None,
-}
-
-/// What an event changes on one user. The user is found by external id first, then by
-/// customer id; an event about an unknown user changes nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BillingChange {
-    pub user: Option<ExternalId>,
-    pub customer: Option<CustomerId>,
-    /// Store `customer` on the user when they have none yet.
-    pub link_customer: bool,
-    /// `None` keeps the plan; `Some(None)` clears it.
-    pub plan: Option<Option<String>>,
-    /// `None` keeps the status.
-    pub status: Option<String>,
 }
 
 /// Status stored when a checkout was paid for.
@@ -173,34 +90,46 @@ pub fn change_for(plans: &Plans, effect: &EventEffect) -> Option<BillingChange> 
     }
 }
 
-impl Service {
+/// Checkout and the provider's events.
+#[derive(Clone)]
+pub struct Billing {
+    store: Arc<dyn BillingStore>,
+    settings: Arc<BillingSettings>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Billing {
+    pub fn new(store: Arc<dyn BillingStore>, settings: BillingSettings, clock: Arc<dyn Clock>) -> Self {
+        Billing { store, settings: Arc::new(settings), clock }
+    }
+
     /// Opens a subscription checkout for the caller and returns its session id. The user's
     /// customer is created on their first checkout and reused afterwards. Provider calls
     /// happen outside any transaction.
     #[instrument(skip_all)]
     pub async fn start_checkout(&self, principal: &Principal, plan: &str) -> Result<CheckoutSessionId> {
-        if !self.billing.gateway.checkout_enabled() {
-            return Err(Error::NotConfigured("Checkout"));
+        if !self.settings.gateway.checkout_enabled() {
+            return Err(Error::NotConfigured(Feature::Checkout));
         }
-        let (plan, price) = self.billing.plans.parse(plan).map_err(|m| Error::validation("plan", m))?;
-        let user = self.current_user(principal).await?;
-        let customer = self.customer_of(&user).await?;
+        let (plan, price) = self.settings.plans.parse(plan).map_err(|why| Error::invalid("plan", why))?;
+        let user = principal.user();
+        let customer = self.customer_of(user).await?;
         let checkout = NewCheckout {
             customer,
             plan,
             price,
             user: user.external_id.clone(),
-            success_url: self.billing.success_url.clone(),
-            cancel_url: self.billing.cancel_url.clone(),
+            success_url: self.settings.success_url.clone(),
+            cancel_url: self.settings.cancel_url.clone(),
             // One key per checkout asked for: a retry of this request reuses it, a new request
             // (perhaps for another plan) must not get the earlier session back.
             idempotency_key: format!("checkout-{}-{}", user.external_id.0, crypto::random_token(12)?),
         };
-        self.billing.gateway.create_checkout_session(&checkout).await
+        self.settings.gateway.create_checkout_session(&checkout).await
     }
 
     async fn customer_of(&self, user: &User) -> Result<CustomerId> {
-        if let Some(id) = self.billing_store.customer_id(user.id).await? {
+        if let Some(id) = self.store.customer_id(user.id).await? {
             return Ok(id);
         }
         let new = NewCustomer {
@@ -208,18 +137,19 @@ impl Service {
             user: user.external_id.clone(),
             idempotency_key: format!("customer-{}", user.external_id.0),
         };
-        let created = self.billing.gateway.create_customer(&new).await?;
+        let created = self.settings.gateway.create_customer(&new).await?;
         // A concurrent checkout may have stored one first; the store keeps the first.
-        self.billing_store.link_customer(user.id, &created).await
+        self.store.link_customer(user.id, &created, self.clock.now()).await
     }
 
     /// Verifies and applies a webhook delivery. Each event id is applied once: a redelivered
     /// event is acknowledged without changing anything. Returns whether the event was new.
     #[instrument(skip_all)]
     pub async fn handle_payment_event(&self, signature: Option<&str>, payload: &[u8]) -> Result<bool> {
-        let event = self.billing.gateway.verify_event(signature, payload, Timestamp::now())?;
-        let change = change_for(&self.billing.plans, &event.effect);
-        let new = self.billing_store.record_event(&event.id, &event.kind, change.as_ref()).await?;
+        let now = self.clock.now();
+        let event = self.settings.gateway.verify_event(signature, payload, now)?;
+        let change = change_for(&self.settings.plans, &event.effect);
+        let new = self.store.record_event(&event.id, &event.kind, change.as_ref(), now).await?;
         tracing::info!(event_type = %event.kind, new, "payment event");
         Ok(new)
     }
@@ -228,6 +158,7 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::ExternalId;
 
     fn plans() -> Plans {
         Plans::new(vec![("pro".into(), "price_pro".into()), ("team".into(), "price_team".into())])
@@ -236,8 +167,8 @@ mod tests {
     #[test]
     fn plans_map_names_to_prices_and_back() {
         assert_eq!(plans().parse(" pro ").map(|(p, price)| (p.0, price)), Ok(("pro".into(), "price_pro".into())));
-        assert_eq!(plans().parse("gold").err().as_deref(), Some("\"gold\" is not a valid choice."));
-        assert_eq!(plans().parse("PRO").err().as_deref(), Some("\"PRO\" is not a valid choice."), "names are exact");
+        assert_eq!(plans().parse("gold").err(), Some(Invalid::Choice { given: "gold".into() }));
+        assert_eq!(plans().parse("PRO").err(), Some(Invalid::Choice { given: "PRO".into() }), "names are exact");
         assert_eq!(plans().by_price("price_team").map(|p| p.0), Some("team".into()));
         assert_eq!(plans().by_price("price_other"), None);
     }

@@ -1,39 +1,88 @@
-//! The one error type of the domain; each surface maps it to its wire shape in its own `error.rs`.
+//! The one error type of the domain. It carries kinds and field names, never sentences:
+//! each surface's `error.rs` words them in its document's dialect.
 
-/// Field-level validation messages, in the order they were found.
+/// Why one field's value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    Required,
+    Null,
+    Blank,
+    /// Not text (an object, a list or a boolean where text is expected).
+    NotText,
+    TooLong {
+        max: usize,
+    },
+    ControlCharacters,
+    Email,
+    Username,
+    ReservedUsername,
+    PasswordTooShort {
+        min: usize,
+    },
+    PasswordTooCommon,
+    PasswordNumeric,
+    PasswordMismatch,
+    TimeZone {
+        given: String,
+    },
+    /// Not one of the offered choices (a plan name).
+    Choice {
+        given: String,
+    },
+    UploadInterrupted,
+    NoFile,
+    /// A signed payload that is not what it should be (a webhook event).
+    Payload,
+    /// A page cursor that this server did not hand out.
+    Cursor,
+    /// A page size outside 1..=max.
+    Limit {
+        max: u32,
+    },
+}
+
+/// Field-level problems, in the order they were found. Field names are the domain's; a
+/// surface whose document names a field differently renames it when it renders.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldErrors(Vec<(String, Vec<String>)>);
+pub struct FieldErrors(Vec<(&'static str, Vec<Invalid>)>);
 
 impl FieldErrors {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn single(field: &str, message: impl Into<String>) -> Self {
+    pub fn single(field: &'static str, why: Invalid) -> Self {
         let mut e = Self::new();
-        e.add(field, message);
+        e.add(field, why);
         e
     }
 
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let message = message.into();
-        match self.0.iter_mut().find(|(f, _)| f == field) {
-            Some((_, msgs)) => msgs.push(message),
-            None => self.0.push((field.to_string(), vec![message])),
+    pub fn add(&mut self, field: &'static str, why: Invalid) {
+        match self.0.iter_mut().find(|(f, _)| *f == field) {
+            Some((_, all)) => all.push(why),
+            None => self.0.push((field, vec![why])),
         }
+    }
+
+    /// Records `result`'s problem under `field`, returning the value when there is one.
+    pub fn check<T>(&mut self, field: &'static str, result: Result<T, Invalid>) -> Option<T> {
+        result.map_err(|why| self.add(field, why)).ok()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// The first message found, used where a dialect shows one sentence.
-    pub fn first_message(&self) -> &str {
-        self.0.first().and_then(|(_, m)| m.first()).map_or("Invalid input.", String::as_str)
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &[Invalid])> {
+        self.0.iter().map(|(f, m)| (*f, m.as_slice()))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.0.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
+    /// `Ok(value)` when nothing was refused and the value is there.
+    pub fn into_result<T>(self, value: Option<T>) -> Result<T, FieldErrors> {
+        match value {
+            Some(v) if self.is_empty() => Ok(v),
+            _ => Err(self),
+        }
     }
 }
 
@@ -42,18 +91,34 @@ impl FieldErrors {
 pub enum AuthFailure {
     /// No credentials were sent.
     Missing,
-    /// Credentials were sent but are invalid, expired or revoked.
+    /// Credentials were sent but are invalid, expired or revoked, or the account is inactive.
     Invalid,
+}
+
+/// Why the CSRF check of a cookie-authenticated unsafe request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrfFailure {
+    Missing,
+    Incorrect,
+}
+
+/// Optional features that need settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    Checkout,
+    PaymentWebhook,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("validation failed")]
     Validation(FieldErrors),
+    /// A unique value (e-mail, username) is taken.
     #[error("conflict on {field}")]
-    Conflict { field: &'static str, message: String },
+    Conflict { field: &'static str },
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A token given in a body (a refresh token) is invalid, expired or revoked.
     #[error("invalid token")]
     InvalidToken,
     #[error("not authenticated")]
@@ -62,7 +127,7 @@ pub enum Error {
     Forbidden,
     /// An unsafe request authenticated by the session cookie without the matching `X-CSRFToken`.
     #[error("CSRF check failed")]
-    CsrfFailed(&'static str),
+    Csrf(CsrfFailure),
     #[error("not found")]
     NotFound,
     /// A signed payload (a payment provider's webhook) whose signature is missing, wrong or stale.
@@ -72,21 +137,28 @@ pub enum Error {
     RateLimited { retry_after: u64 },
     #[error("too large")]
     TooLarge { limit: u64 },
-    #[error("not configured: {0}")]
-    NotConfigured(&'static str),
+    #[error("not configured: {0:?}")]
+    NotConfigured(Feature),
+    /// An outside service (the payment provider) failed; the details are in the log.
     #[error("upstream service failed")]
-    Upstream(String),
+    Upstream,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl Error {
-    pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        Error::Validation(FieldErrors::single(field, message))
+    pub fn invalid(field: &'static str, why: Invalid) -> Self {
+        Error::Validation(FieldErrors::single(field, why))
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Error::Internal(e.into())
+    }
+}
+
+impl From<FieldErrors> for Error {
+    fn from(e: FieldErrors) -> Self {
+        Error::Validation(e)
     }
 }
 

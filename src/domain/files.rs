@@ -4,97 +4,21 @@
 //! all stored, with size and SHA-256 recorded. An upload that fails or is cut off is
 //! removed (row and bytes), so it never counts; a janitor removes what a crash left behind.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use aws_lc_rs::digest;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream::BoxStream};
-use jiff::Timestamp;
 use tracing::instrument;
 
 use super::{
-    Service, crypto,
-    error::{Error, FieldErrors, Result},
-    types::UserId,
+    clock::{self, Clock},
+    crypto,
+    error::{Error, Invalid, Result},
+    model::{FileId, FileStatus, Page, PageRequest, StorageSummary, StoredFile, UserId},
+    ports::{BlobStore, FileStore},
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FileId(pub String);
-
-impl fmt::Display for FileId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileStatus {
-    Pending,
-    Available,
-}
-
-impl FileStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileStatus::Pending => "pending",
-            FileStatus::Available => "available",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct StoredFile {
-    pub id: FileId,
-    pub owner: UserId,
-    pub name: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: Option<String>,
-    pub status: FileStatus,
-    pub storage_key: String,
-    pub created_at: Timestamp,
-}
-
-/// Totals of a user's available files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StorageSummary {
-    pub total_bytes: i64,
-    pub file_count: i64,
-}
-
-#[async_trait]
-pub trait FileStore: Send + Sync {
-    async fn create_file(&self, file: &StoredFile) -> Result<()>;
-    async fn mark_available(&self, id: &FileId, size: i64, sha256: &str) -> Result<()>;
-    /// Removes the row; `false` when there was none.
-    async fn delete_file(&self, id: &FileId) -> Result<bool>;
-    async fn file(&self, owner: UserId, id: &FileId) -> Result<Option<StoredFile>>;
-    /// The newest `limit` files of a user.
-    async fn files(&self, owner: UserId, limit: i64) -> Result<Vec<StoredFile>>;
-    async fn storage_summary(&self, owner: UserId) -> Result<StorageSummary>;
-    /// Pending files created before `before` (uploads a crash cut off).
-    async fn stale_pending(&self, before: Timestamp) -> Result<Vec<StoredFile>>;
-}
-
-/// Where file bytes live (local disk or S3-compatible storage).
-#[async_trait]
-pub trait BlobStore: Send + Sync {
-    async fn writer(&self, key: &str) -> Result<Box<dyn BlobWriter>>;
-    async fn read(&self, key: &str) -> Result<BoxStream<'static, std::io::Result<Bytes>>>;
-    /// Deletes the bytes; a missing object is not an error.
-    async fn delete(&self, key: &str) -> Result<()>;
-}
-
-#[async_trait]
-pub trait BlobWriter: Send {
-    async fn write(&mut self, chunk: Bytes) -> Result<()>;
-    async fn finish(self: Box<Self>) -> Result<()>;
-    async fn abort(self: Box<Self>);
-}
-
-/// Most files one listing returns (newest first).
-pub const LIST_LIMIT: i64 = 1000;
 /// Pending uploads older than this are considered abandoned.
 const ABANDONED_AFTER: Duration = Duration::from_secs(6 * 3600);
 
@@ -149,7 +73,19 @@ async fn remove(files: &dyn FileStore, blobs: &dyn BlobStore, id: &FileId, key: 
     }
 }
 
-impl Service {
+#[derive(Clone)]
+pub struct Files {
+    files: Arc<dyn FileStore>,
+    blobs: Arc<dyn BlobStore>,
+    max_upload_bytes: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl Files {
+    pub fn new(files: Arc<dyn FileStore>, blobs: Arc<dyn BlobStore>, max_upload_bytes: u64, clock: Arc<dyn Clock>) -> Self {
+        Files { files, blobs, max_upload_bytes, clock }
+    }
+
     /// Streams an upload to storage; never holds the whole file in memory.
     #[instrument(skip_all)]
     pub async fn upload<S>(
@@ -172,7 +108,7 @@ impl Service {
             size: 0,
             sha256: None,
             status: FileStatus::Pending,
-            created_at: super::now(),
+            created_at: self.clock.now(),
         };
         self.files.create_file(&file).await?;
         let mut cleanup = Cleanup {
@@ -188,7 +124,7 @@ impl Service {
                 Ok(c) => c,
                 Err(_) => {
                     writer.abort().await;
-                    return Err(Error::Validation(FieldErrors::single("file", "The upload was interrupted.")));
+                    return Err(Error::invalid("file", Invalid::UploadInterrupted));
                 }
             };
             size += chunk.len() as u64;
@@ -205,7 +141,7 @@ impl Service {
         writer.finish().await?;
         let sha = hex::encode(hash.finish().as_ref());
         let size = i64::try_from(size).map_err(anyhow::Error::from)?;
-        self.files.mark_available(&file.id, size, &sha).await?;
+        self.files.mark_available(&file.id, size, &sha, self.clock.now()).await?;
         cleanup.disarm();
         file.size = size;
         file.sha256 = Some(sha);
@@ -213,8 +149,9 @@ impl Service {
         Ok(file)
     }
 
-    pub async fn files(&self, owner: UserId) -> Result<Vec<StoredFile>> {
-        self.files.files(owner, LIST_LIMIT).await
+    /// A page of the caller's files, newest first.
+    pub async fn list(&self, owner: UserId, page: &PageRequest) -> Result<Page<StoredFile>> {
+        self.files.files(owner, page).await
     }
 
     /// One of the caller's files; another user's file is `NotFound`, never `Forbidden`.
@@ -237,7 +174,7 @@ impl Service {
     }
 
     #[instrument(skip_all)]
-    pub async fn delete_file(&self, owner: UserId, id: &FileId) -> Result<()> {
+    pub async fn delete(&self, owner: UserId, id: &FileId) -> Result<()> {
         let file = self.file(owner, id).await?;
         // The row goes first, so the file stops counting even if the bytes outlive it.
         self.files.delete_file(&file.id).await?;
@@ -248,18 +185,32 @@ impl Service {
     }
 
     /// Sum and count of the user's available files.
-    pub async fn storage_summary(&self, owner: UserId) -> Result<StorageSummary> {
+    pub async fn summary(&self, owner: UserId) -> Result<StorageSummary> {
         self.files.storage_summary(owner).await
     }
 
     /// Removes uploads a crash left pending.
     pub async fn purge_abandoned_uploads(&self) -> Result<usize> {
-        let before = Timestamp::now() - jiff::SignedDuration::try_from(ABANDONED_AFTER).unwrap_or_default();
+        let before = clock::before(self.clock.now(), ABANDONED_AFTER);
         let stale = self.files.stale_pending(before).await?;
         for f in &stale {
             remove(self.files.as_ref(), self.blobs.as_ref(), &f.id, &f.storage_key).await;
         }
         Ok(stale.len())
+    }
+
+    /// Removes abandoned uploads every ten minutes.
+    pub fn spawn_background(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.purge_abandoned_uploads().await {
+                    tracing::warn!(error = %e, "purging abandoned uploads failed");
+                }
+            }
+        });
     }
 }
 

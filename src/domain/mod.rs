@@ -1,47 +1,51 @@
-//! The domain: users, credentials and sessions. It knows no HTTP and no SQL; storage sits
-//! behind the traits in [`ports`], and every surface calls the methods of [`Service`].
+//! The domain: users, credentials, sessions, files and billing. It knows no HTTP and no
+//! SQL; the outside sits behind the traits in [`ports`].
+//!
+//! Each area is a small service holding only the ports it uses ([`accounts::Accounts`],
+//! [`sessions::Sessions`], [`api_tokens::ApiTokens`], [`files::Files`],
+//! [`billing::Billing`]); the values they share live in [`model`], which imports no
+//! service. [`Domain`] is the set of services a surface calls.
 
+pub mod accounts;
 pub mod api_tokens;
-pub mod auth;
 pub mod billing;
+pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod files;
+pub mod model;
+pub mod outbox;
 pub mod passwords;
 pub mod ports;
-pub mod profile;
 pub mod sessions;
 pub mod throttle;
-pub mod tokens;
-pub mod types;
-pub mod user;
-pub mod web_sessions;
 
 use std::{sync::Arc, time::Duration};
 
-pub use error::{AuthFailure, Error, FieldErrors, Result};
+use secrecy::{ExposeSecret, SecretString};
 
+pub use self::error::{AuthFailure, Error, FieldErrors, Invalid, Result};
 use self::{
-    billing::Billing,
-    crypto::Sealer,
-    files::{BlobStore, FileStore},
+    accounts::{AccountPorts, Accounts},
+    api_tokens::ApiTokens,
+    billing::{Billing, BillingSettings},
+    clock::Clock,
+    crypto::{Purpose, Sealer},
+    files::Files,
+    outbox::Outbox,
     passwords::PasswordHasher,
-    ports::{ApiTokenStore, BillingStore, Health, KeyStore, SessionStore, UserStore},
-    sessions::SessionCache,
+    ports::{
+        ApiTokenStore, BillingStore, BlobStore, FileStore, Health, KeyStore, OutboxStore, RevocationBus, SessionStore,
+        UnitOfWork, UserStore,
+    },
+    sessions::{SessionPorts, Sessions, tokens::TokenSettings, tokens::Tokens},
     throttle::Throttle,
-    tokens::Tokens,
 };
 
-/// The current time at the precision stored (microseconds), so a value returned at
-/// creation equals the value read back later.
-pub fn now() -> jiff::Timestamp {
-    let t = jiff::Timestamp::now();
-    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
-}
-
-/// The stores the domain runs on; one SQL store usually fills every slot.
+/// Everything outside the domain that it runs on; one SQL store usually fills every
+/// storage slot.
 #[derive(Clone)]
-pub struct Stores {
+pub struct Ports {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub keys: Arc<dyn KeyStore>,
@@ -49,65 +53,70 @@ pub struct Stores {
     pub files: Arc<dyn FileStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub billing: Arc<dyn BillingStore>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub uow: Arc<dyn UnitOfWork>,
+    pub bus: Arc<dyn RevocationBus>,
     pub health: Arc<dyn Health>,
 }
 
-/// Entry point of every use case.
-#[derive(Clone)]
-pub struct Service {
-    pub(crate) users: Arc<dyn UserStore>,
-    pub(crate) sessions: Arc<dyn SessionStore>,
-    pub(crate) api_tokens: Arc<dyn ApiTokenStore>,
-    pub(crate) files: Arc<dyn FileStore>,
-    pub(crate) blobs: Arc<dyn BlobStore>,
-    pub(crate) max_upload_bytes: u64,
-    pub(crate) billing_store: Arc<dyn BillingStore>,
-    pub(crate) health: Arc<dyn Health>,
-    /// The payment provider and the plans it sells.
-    pub(crate) billing: Arc<Billing>,
-    /// Seals personal API tokens at rest.
-    pub(crate) token_sealer: Arc<Sealer>,
-    pub(crate) hasher: PasswordHasher,
-    pub(crate) tokens: Tokens,
-    pub(crate) throttle: Throttle,
-    pub(crate) session_cache: Arc<SessionCache>,
+/// The settings the domain's rules need.
+pub struct Settings {
+    /// Master secret: keys sealing signing keys and API tokens are derived from it.
+    pub master_key: SecretString,
+    pub tokens: TokenSettings,
+    pub billing: BillingSettings,
+    pub max_upload_bytes: u64,
+    pub rate_limit: bool,
+    /// Threads that run argon2 (one per core is the sensible bound).
+    pub hashing_threads: usize,
 }
 
-impl Service {
-    pub fn new(
-        stores: Stores,
-        billing: Billing,
-        token_sealer: Sealer,
-        hasher: PasswordHasher,
-        tokens: Tokens,
-        throttle: Throttle,
-    ) -> Self {
-        Service {
-            users: stores.users,
-            sessions: stores.sessions,
-            api_tokens: stores.api_tokens,
-            files: stores.files,
-            blobs: stores.blobs,
-            max_upload_bytes: u64::MAX,
-            billing_store: stores.billing,
-            health: stores.health,
-            billing: Arc::new(billing),
-            token_sealer: Arc::new(token_sealer),
-            hasher,
+/// The services of every area.
+#[derive(Clone)]
+pub struct Domain {
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub api_tokens: ApiTokens,
+    pub files: Files,
+    pub billing: Billing,
+    pub outbox: Outbox,
+    health: Arc<dyn Health>,
+}
+
+impl Domain {
+    /// Wires the services; loads (or creates, on a new database) the signing keys.
+    pub async fn build(ports: Ports, settings: Settings, clock: Arc<dyn Clock>) -> Result<Self> {
+        let master = settings.master_key.expose_secret().as_bytes();
+        let key_sealer = Arc::new(Sealer::derive(master, Purpose::SigningKeys)?);
+        let token_sealer = Sealer::derive(master, Purpose::ApiTokens)?;
+        let tokens = Tokens::load(ports.keys.clone(), key_sealer, settings.tokens, clock.clone()).await?;
+        let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), clock.clone());
+        let sessions = Sessions::new(SessionPorts {
+            users: ports.users.clone(),
+            store: ports.sessions.clone(),
+            uow: ports.uow.clone(),
+            bus: ports.bus.clone(),
+            outbox: outbox.clone(),
             tokens,
-            throttle,
-            session_cache: Arc::new(SessionCache::default()),
-        }
-    }
-
-    /// Largest upload accepted, in bytes.
-    pub fn with_max_upload_bytes(mut self, max: u64) -> Self {
-        self.max_upload_bytes = max;
-        self
-    }
-
-    pub fn tokens(&self) -> &Tokens {
-        &self.tokens
+            clock: clock.clone(),
+        });
+        let accounts = Accounts::new(AccountPorts {
+            users: ports.users.clone(),
+            uow: ports.uow.clone(),
+            sessions: sessions.clone(),
+            hasher: PasswordHasher::new(settings.hashing_threads)?,
+            throttle: Throttle::new(settings.rate_limit),
+            clock: clock.clone(),
+        });
+        Ok(Domain {
+            accounts,
+            sessions,
+            api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, clock.clone()),
+            files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
+            billing: Billing::new(ports.billing.clone(), settings.billing, clock),
+            outbox,
+            health: ports.health,
+        })
     }
 
     /// Whether the database answers (`/readyz`).
@@ -116,34 +125,19 @@ impl Service {
     }
 
     /// Starts the background work of a serving node: revocations announced by other nodes,
-    /// purging of expired sessions, key reloads and throttle housekeeping.
+    /// expired sessions, key reloads, throttle housekeeping, abandoned uploads, and the
+    /// outbox effects a crash or a failure left behind.
     pub fn spawn_background(&self) {
-        let svc = self.clone();
+        self.sessions.spawn_background();
+        self.files.spawn_background();
+        self.accounts.spawn_background();
+        let outbox = self.outbox.clone();
         tokio::spawn(async move {
-            if let Some(mut feed) = svc.sessions.revocation_feed().await {
-                while let Some(revocation) = feed.recv().await {
-                    svc.session_cache.apply(&revocation);
-                }
-            }
-        });
-        let svc = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            let mut rounds: u64 = 0;
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
             loop {
                 tick.tick().await;
-                if rounds % 10 == 0
-                    && let Err(e) = svc.purge_abandoned_uploads().await
-                {
-                    tracing::warn!(error = %e, "purging abandoned uploads failed");
-                }
-                rounds += 1;
-                svc.throttle.housekeeping();
-                if let Err(e) = svc.tokens.reload().await {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
-                }
-                if let Err(e) = svc.sessions.purge_expired(jiff::Timestamp::now()).await {
-                    tracing::warn!(error = %e, "purging expired sessions failed");
+                if let Err(e) = outbox.sweep().await {
+                    tracing::warn!(error = %e, "delivering outbox effects failed");
                 }
             }
         });

@@ -14,7 +14,7 @@ use argon2::{
 };
 use tokio::sync::oneshot;
 
-use super::{crypto, error::Result, types::Password};
+use super::{crypto, error::Result, model::Password};
 
 /// OWASP's argon2id parameters: m = 19 MiB, t = 2, p = 1.
 const M_COST_KIB: u32 = 19_456;

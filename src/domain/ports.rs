@@ -1,96 +1,51 @@
-//! What the domain needs from storage, sliced by capability. `store::SqlStore` implements
-//! every trait on SQLite and on PostgreSQL; nothing else in the crate sees a pool.
+//! What the domain needs from the outside, sliced by capability. `store::SqlStore`
+//! implements the storage traits on SQLite and on PostgreSQL, `blob::ObjectBlobs` the
+//! byte storage and `stripe::StripeGateway` the payment provider; nothing else in the
+//! crate sees a pool or a client.
+//!
+//! Reads and single-row writes are methods of the area's store trait. A use case that
+//! writes several rows opens a [`Tx`] through [`UnitOfWork`], writes through it, queues
+//! its after-commit effects in it, and commits once.
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use jiff::Timestamp;
 
 use super::{
-    billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     error::Result,
-    types::{SessionId, UserId},
-    user::{NewUser, ProfileUpdate, User},
+    model::{
+        Effect, FileId, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Revocation, SessionId, SessionRecord,
+        StorageSummary, StoredFile, StoredKey, User, UserId,
+        billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
+    },
 };
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Inserts a user; `Error::Conflict { field: "email" | "username" }` when either is taken.
-    async fn create_user(&self, new: &NewUser) -> Result<User>;
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
     /// The user and their password hash (if any), by case-insensitive e-mail.
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>>;
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
-    async fn username_taken(&self, username_key: &str) -> Result<bool>;
     /// Applies the update; `Error::Conflict { field: "email" }` when the new e-mail is taken.
-    async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User>;
-    /// Stores a new password hash and revokes every session of the user, in one transaction.
-    async fn set_password(&self, id: UserId, hash: &str) -> Result<()>;
-    async fn set_staff(&self, id: UserId, is_staff: bool) -> Result<()>;
-}
-
-/// A login session: the JWT pairs of one login, or one browser session.
-#[derive(Debug, Clone)]
-pub struct SessionRecord {
-    pub id: SessionId,
-    pub user_id: UserId,
-    pub kind: SessionKind,
-    /// SHA-256 of the browser session's secret; `None` for JWT sessions.
-    pub secret_hash: Option<Vec<u8>>,
-    pub expires_at: Timestamp,
-    pub revoked: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionKind {
-    Jwt,
-    Web,
-}
-
-impl SessionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Jwt => "jwt",
-            SessionKind::Web => "web",
-        }
-    }
+    async fn update_profile(&self, id: UserId, update: &ProfileUpdate, now: Timestamp) -> Result<User>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create_session(&self, session: &SessionRecord) -> Result<()>;
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>>;
-    async fn revoke_session(&self, id: &SessionId) -> Result<()>;
-    /// Blacklists a refresh token and revokes its session, in one transaction.
-    async fn blacklist_refresh(
-        &self,
-        jti: &str,
-        user: UserId,
-        expires_at: Timestamp,
-        session: &SessionId,
-    ) -> Result<()>;
     async fn is_refresh_blacklisted(&self, jti: &str) -> Result<bool>;
     /// Removes expired sessions and blacklist rows; returns how many rows went.
     async fn purge_expired(&self, now: Timestamp) -> Result<u64>;
-    /// Revocations made by other nodes sharing the database, if the backend can announce them.
-    async fn revocation_feed(&self) -> Option<tokio::sync::mpsc::Receiver<Revocation>>;
 }
 
-/// A revocation announced to every node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    Session(SessionId),
-    User(UserId),
-    /// Notifications may have been missed (the feed reconnected): forget everything cached.
-    All,
-}
-
-/// A signing key as stored: the private half encrypted with the master secret.
-#[derive(Debug, Clone)]
-pub struct StoredKey {
-    pub kid: String,
-    pub alg: String,
-    pub private_enc: Vec<u8>,
-    pub public: Vec<u8>,
-    pub created_at: Timestamp,
+/// Revocations between nodes sharing a database.
+#[async_trait]
+pub trait RevocationBus: Send + Sync {
+    /// Tells every node (this one included, where the backend echoes) about a revocation.
+    async fn announce(&self, revocation: &Revocation) -> Result<()>;
+    /// Revocations announced by any node, if the backend can carry them.
+    async fn feed(&self) -> Option<tokio::sync::mpsc::Receiver<Revocation>>;
 }
 
 #[async_trait]
@@ -104,10 +59,42 @@ pub trait ApiTokenStore: Send + Sync {
     /// The sealed token of a user, if one was ever issued.
     async fn sealed_api_token(&self, user: UserId) -> Result<Option<Vec<u8>>>;
     /// Stores a token unless the user already has one; returns whether it was stored.
-    async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<bool>;
+    async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8], now: Timestamp) -> Result<bool>;
     /// Replaces the user's token, so the old one stops working at once.
-    async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<()>;
-    async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<UserId>>;
+    async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8], now: Timestamp) -> Result<()>;
+    /// The owner of the token with this hash.
+    async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<User>>;
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn create_file(&self, file: &StoredFile) -> Result<()>;
+    async fn mark_available(&self, id: &FileId, size: i64, sha256: &str, now: Timestamp) -> Result<()>;
+    /// Removes the row; `false` when there was none.
+    async fn delete_file(&self, id: &FileId) -> Result<bool>;
+    async fn file(&self, owner: UserId, id: &FileId) -> Result<Option<StoredFile>>;
+    /// A page of a user's files, newest first.
+    async fn files(&self, owner: UserId, page: &PageRequest) -> Result<Page<StoredFile>>;
+    /// Sum and count of the user's available files.
+    async fn storage_summary(&self, owner: UserId) -> Result<StorageSummary>;
+    /// Pending files created before `before` (uploads a crash cut off).
+    async fn stale_pending(&self, before: Timestamp) -> Result<Vec<StoredFile>>;
+}
+
+/// Where file bytes live (local disk or S3-compatible storage).
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn writer(&self, key: &str) -> Result<Box<dyn BlobWriter>>;
+    async fn read(&self, key: &str) -> Result<BoxStream<'static, std::io::Result<Bytes>>>;
+    /// Deletes the bytes; a missing object is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<()>;
+    async fn finish(self: Box<Self>) -> Result<()>;
+    async fn abort(self: Box<Self>);
 }
 
 /// A payment provider: customers and checkout sessions through its API, and the events it
@@ -131,13 +118,56 @@ pub trait BillingStore: Send + Sync {
     /// The user's customer at the payment provider, if one was created.
     async fn customer_id(&self, user: UserId) -> Result<Option<CustomerId>>;
     /// Stores the user's customer unless one is stored already; returns the stored one.
-    async fn link_customer(&self, user: UserId, customer: &CustomerId) -> Result<CustomerId>;
+    async fn link_customer(&self, user: UserId, customer: &CustomerId, now: Timestamp) -> Result<CustomerId>;
     /// In one transaction: records the event id and, when it was not recorded before,
     /// applies `change`. Returns whether the event was new.
-    async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>) -> Result<bool>;
+    async fn record_event(
+        &self,
+        id: &str,
+        kind: &str,
+        change: Option<&BillingChange>,
+        now: Timestamp,
+    ) -> Result<bool>;
 }
 
 #[async_trait]
 pub trait Health: Send + Sync {
     async fn ping(&self) -> Result<()>;
+}
+
+/// The effects queued by committed transactions and not yet known to be delivered.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Takes up to `limit` effects due at `now` and hides them from other claimers until
+    /// `until` (should this node die while delivering, another takes them then).
+    async fn claim_due(&self, now: Timestamp, until: Timestamp, limit: u32) -> Result<Vec<OutboxItem>>;
+    /// The effect was delivered: forget it.
+    async fn complete(&self, id: i64) -> Result<()>;
+}
+
+/// Opens transactions.
+#[async_trait]
+pub trait UnitOfWork: Send + Sync {
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+}
+
+/// One open transaction: every write of a use case that writes several rows, and the
+/// effects to carry out once it has committed. Dropped without `commit`, it rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    /// Inserts a user; `Error::Conflict { field: "email" | "username" }` when either is
+    /// taken (the transaction stays usable).
+    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> Result<User>;
+    async fn insert_session(&mut self, session: &SessionRecord) -> Result<()>;
+    async fn set_password_hash(&mut self, user: UserId, hash: &str, now: Timestamp) -> Result<()>;
+    async fn set_staff(&mut self, user: UserId, is_staff: bool, now: Timestamp) -> Result<()>;
+    async fn revoke_session(&mut self, id: &SessionId, now: Timestamp) -> Result<()>;
+    /// Revokes every live session of the user.
+    async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> Result<()>;
+    /// Blacklists one refresh token (its `jti`) until it would have expired anyway.
+    async fn blacklist_refresh(&mut self, jti: &str, user: UserId, expires_at: Timestamp, now: Timestamp)
+    -> Result<()>;
+    /// Queues `effect`; it becomes visible to outbox claimers at `due`. Returns its id.
+    async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64>;
+    async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -12,7 +12,7 @@ use axum_extra::extract::CookieJar;
 use secrecy::SecretString;
 
 use super::AppState;
-use crate::domain::{AuthFailure, Error, auth::Principal};
+use crate::domain::{AuthFailure, Error, model::Principal};
 
 pub const SESSION_COOKIE: &str = "sessionid";
 pub const CSRF_COOKIE: &str = "csrftoken";
@@ -49,18 +49,18 @@ fn is_safe(method: &Method) -> bool {
 pub async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<Principal, Error> {
     let jar = CookieJar::from_headers(headers);
     let cookie_session = match jar.get(SESSION_COOKIE) {
-        Some(c) => state.svc.authenticate_cookie(c.value()).await?,
+        Some(c) => state.domain.sessions.authenticate_cookie(c.value()).await?,
         None => None,
     };
     if let Some(session) = &cookie_session
         && !is_safe(method)
     {
         let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        state.svc.check_csrf(session, header)?;
+        state.domain.sessions.check_csrf(session, header)?;
     }
     match credential(headers) {
-        Some(Ok(Credential::Jwt(token))) => state.svc.authenticate_jwt(token).await,
-        Some(Ok(Credential::Opaque(token))) => state.svc.authenticate_api_token(&SecretString::from(token)).await,
+        Some(Ok(Credential::Jwt(token))) => state.domain.sessions.authenticate_jwt(token).await,
+        Some(Ok(Credential::Opaque(token))) => state.domain.api_tokens.authenticate(&SecretString::from(token)).await,
         Some(Err(e)) => Err(e),
         None => match cookie_session {
             Some(s) => Ok(s.principal),
@@ -69,7 +69,8 @@ pub async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -
     }
 }
 
-/// The authenticated caller; rejects with the surface's error type `E`.
+/// The authenticated caller (an active account: the domain makes no principal for
+/// another); rejects with the surface's error type `E`.
 pub struct Authed<E>(pub Principal, pub PhantomData<E>);
 
 impl<E> FromRequestParts<AppState> for Authed<E>

@@ -1,5 +1,6 @@
-//! Request bodies as JSON objects, read field by field so every surface can report
-//! missing or mistyped fields in its own shape instead of a generic parse error.
+//! Request bodies: a JSON object read into the endpoint's request type, whose fields are
+//! [`Input`]s, so every surface reports missing or mistyped fields in its own shape
+//! instead of a generic parse error.
 
 use std::marker::PhantomData;
 
@@ -7,9 +8,10 @@ use axum::{
     extract::{FromRequest, Request, rejection::JsonRejection},
     http::StatusCode,
 };
-use serde_json::{Map, Value};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::Value;
 
-use crate::domain::FieldErrors;
+use crate::domain::{FieldErrors, Invalid, model::types};
 
 /// Why a body could not be read; each surface renders it in its own shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +46,13 @@ impl BodyError {
     }
 }
 
-/// A JSON object body; `E` is the surface's error type, so a bad body gets its shape.
-pub struct JsonObject<E>(pub Fields, pub PhantomData<E>);
+/// A JSON object body read into the request type `T`; `E` is the surface's error type,
+/// so a body that is not a JSON object gets that surface's shape.
+pub struct Body<T, E>(pub T, pub PhantomData<E>);
 
-impl<E, S> FromRequest<S> for JsonObject<E>
+impl<T, E, S> FromRequest<S> for Body<T, E>
 where
+    T: DeserializeOwned,
     E: From<BodyError> + axum::response::IntoResponse,
     S: Send + Sync,
 {
@@ -67,87 +71,126 @@ where
             }
             Err(_) => return Err(BodyError::Malformed.into()),
         };
-        match value {
-            Value::Object(map) => Ok(JsonObject(Fields(map), PhantomData)),
-            Value::Array(_) => Err(BodyError::NotAnObject("list").into()),
-            Value::String(_) => Err(BodyError::NotAnObject("str").into()),
-            Value::Number(_) => Err(BodyError::NotAnObject("number").into()),
-            Value::Bool(_) => Err(BodyError::NotAnObject("bool").into()),
-            Value::Null => Err(BodyError::NotAnObject("null").into()),
+        let kind = match &value {
+            Value::Object(_) => None,
+            Value::Array(_) => Some("list"),
+            Value::String(_) => Some("str"),
+            Value::Number(_) => Some("number"),
+            Value::Bool(_) => Some("bool"),
+            Value::Null => Some("null"),
+        };
+        if let Some(kind) = kind {
+            return Err(BodyError::NotAnObject(kind).into());
         }
+        // Request types are made of `Input`s, which accept any JSON value, so this fails
+        // only for a type that asks for more.
+        serde_json::from_value(value).map(|t| Body(t, PhantomData)).map_err(|_| BodyError::Malformed.into())
     }
 }
 
-/// The fields of a request, read with DRF's rules: numbers are accepted as text,
-/// objects, lists and booleans are not.
-#[derive(Debug, Default, Clone)]
-pub struct Fields(pub Map<String, Value>);
+/// One field of a request as sent, read with Django REST framework's rules: numbers are
+/// accepted as text; objects, lists and booleans are not text. Request types hold these
+/// and convert into domain commands with `TryFrom`, so every field's problem is reported,
+/// not only the first.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Input {
+    #[default]
+    Absent,
+    Null,
+    Text(String),
+    NotText,
+}
 
-impl Fields {
-    pub fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Null => Input::Null,
+            Value::String(s) => Input::Text(s),
+            Value::Number(n) => Input::Text(n.to_string()),
+            _ => Input::NotText,
+        })
+    }
+}
+
+impl Input {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Input::Absent)
     }
 
-    /// `None` when absent or null; a wrong type adds an error.
-    pub fn string(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
-        self.nullable_string(name, errors).flatten()
+    /// The text; `None` when absent or null. A value that is not text is refused.
+    pub fn optional(&self, field: &'static str, errors: &mut FieldErrors) -> Option<String> {
+        self.nullable(field, errors).flatten()
     }
 
     /// Absent: `None`; null: `Some(None)`; text: `Some(Some(text))`.
-    pub fn nullable_string(&self, name: &str, errors: &mut FieldErrors) -> Option<Option<String>> {
-        match self.0.get(name)? {
-            Value::Null => Some(None),
-            Value::String(s) => Some(Some(s.clone())),
-            Value::Number(n) => Some(Some(n.to_string())),
-            _ => {
-                errors.add(name, "Not a valid string.");
+    pub fn nullable(&self, field: &'static str, errors: &mut FieldErrors) -> Option<Option<String>> {
+        match self {
+            Input::Absent => None,
+            Input::Null => Some(None),
+            Input::Text(s) => Some(Some(s.clone())),
+            Input::NotText => {
+                errors.add(field, Invalid::NotText);
                 None
             }
         }
     }
 
-    /// Like [`Fields::string`], adding "This field is required." when absent, null or blank.
-    pub fn required_string(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
-        match self.0.get(name) {
-            None => {
-                errors.add(name, "This field is required.");
-                None
-            }
-            Some(Value::Null) => {
-                errors.add(name, "This field may not be null.");
-                None
-            }
-            Some(_) => match self.string(name, errors) {
-                Some(s) if s.trim().is_empty() => {
-                    errors.add(name, "This field may not be blank.");
-                    None
-                }
-                other => other,
-            },
-        }
+    /// The text, which must be there, not null and not blank.
+    pub fn required(&self, field: &'static str, errors: &mut FieldErrors) -> Option<String> {
+        let why = match self {
+            Input::Text(s) if !s.trim().is_empty() => return Some(s.clone()),
+            Input::Text(_) => Invalid::Blank,
+            Input::Absent => Invalid::Required,
+            Input::Null => Invalid::Null,
+            Input::NotText => Invalid::NotText,
+        };
+        errors.add(field, why);
+        None
     }
 
-    /// A required field turned into a typed value by `parse` (one of the domain's
-    /// constructors); its message is added to `errors` when it does not parse.
-    pub fn required_parsed<T, M: Into<String>>(
+    /// A required field turned into a typed value by `parse` (one of the domain's constructors).
+    pub fn required_as<T>(
         &self,
-        name: &str,
+        field: &'static str,
         errors: &mut FieldErrors,
-        parse: impl FnOnce(&str) -> Result<T, M>,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
     ) -> Option<T> {
-        let raw = self.required_string(name, errors)?;
-        match parse(&raw) {
-            Ok(v) => Some(v),
-            Err(m) => {
-                errors.add(name, m);
-                None
-            }
-        }
+        let raw = self.required(field, errors)?;
+        errors.check(field, parse(&raw))
     }
 
     /// A free-text field (trimmed, at most `max` characters); `None` when absent or null.
-    pub fn text(&self, name: &str, max: usize, errors: &mut FieldErrors) -> Option<String> {
-        let value = self.string(name, errors)?;
-        crate::domain::types::text_field(errors, name, Some(&value), max)
+    pub fn text(&self, field: &'static str, max: usize, errors: &mut FieldErrors) -> Option<String> {
+        let value = self.optional(field, errors)?;
+        errors.check(field, types::text(&value, max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn inputs_follow_drf_rules() {
+        let read = |v: Value| serde_json::from_value::<Input>(v).expect("any value reads");
+        assert_eq!(read(json!("a")), Input::Text("a".into()));
+        assert_eq!(read(json!(12)), Input::Text("12".into()), "numbers are text");
+        assert_eq!(read(json!(null)), Input::Null);
+        for v in [json!(true), json!([1]), json!({"a": 1})] {
+            assert_eq!(read(v), Input::NotText);
+        }
+        let cases = [
+            (Input::Absent, Invalid::Required, "absent"),
+            (Input::Null, Invalid::Null, "null"),
+            (Input::Text("  ".into()), Invalid::Blank, "blank"),
+            (Input::NotText, Invalid::NotText, "not text"),
+        ];
+        for (input, why, case) in cases {
+            let mut errors = FieldErrors::new();
+            assert_eq!(input.required("f", &mut errors), None, "{case}");
+            assert_eq!(errors, FieldErrors::single("f", why), "{case}");
+        }
     }
 }

@@ -1,17 +1,17 @@
-//! Layers every request passes through: request ids, tracing, metrics, panics turned into
-//! 500s, body limits, security headers and CORS.
+//! Layers: those of every request (request ids, tracing, metrics, body limits, security
+//! headers, CORS, fallbacks) and those of one surface's API routes (its panic shape,
+//! framing and caching headers), so the web app can have its own at `/`.
 
 use std::time::Instant;
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
-    extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -20,23 +20,34 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use super::{AppState, MAX_JSON_BYTES};
+use super::{
+    AppState, MAX_JSON_BYTES,
+    problem::{self, ApiError, Detail, Dialect},
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What every API route of one surface gets: panics answered in the surface's own
+/// shape, and headers for JSON that no browser should frame or cache.
+pub fn api<D: Dialect>(router: Router<AppState>) -> Router<AppState> {
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(CatchPanicLayer::custom(problem::panic_response::<D>))
+}
+
+/// What every request gets, whatever serves it: a request id, a tracing span, metrics,
+/// the body limit, `nosniff`, the referrer policy and CORS; and the fallbacks.
 pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let mut router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(CatchPanicLayer::custom(|_| {
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "Internal server error."}))).into_response()
-        }));
+        // Outermost guard: a panic outside any surface (a layer's) still gets a bare 500.
+        .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>));
     if !state.config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         router = router.layer(
@@ -57,24 +68,27 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-async fn record_metrics(req: Request, next: Next) -> Response {
+async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
-    let path =
-        req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    let labels = [("method", method), ("path", path), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    state.metrics.request(&method, route.as_deref(), res.status(), start.elapsed());
     res
 }
 
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"detail": "Not found."}))).into_response()
+/// Unknown paths. Under `/api/` and for the operational endpoints the answer is JSON in
+/// Django REST framework's shape; every other path is the web app's to answer, and until
+/// it is served there it is a plain 404.
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api/") || path == "/api" || path.starts_with("/.well-known/") {
+        ApiError::<Detail>::new(StatusCode::NOT_FOUND, "Not found.").into_response()
+    } else {
+        (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found\n").into_response()
+    }
 }
 
 async fn method_not_allowed(method: Method) -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": format!("Method \"{method}\" not allowed.")})))
-        .into_response()
+    ApiError::<Detail>::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed.")).into_response()
 }

@@ -12,29 +12,36 @@ pub mod surfaces;
 use std::sync::Arc;
 
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::{config::Config, domain::Service};
+use crate::{config::Config, domain::Domain, telemetry::Metrics};
 
 /// What every handler may reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub svc: Service,
+    pub domain: Domain,
     pub config: Arc<Config>,
     /// Base of absolute links, without a trailing slash.
     pub public_url: Arc<str>,
-    pub metrics: PrometheusHandle,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(domain: Domain, config: Config, public_url: String) -> Self {
+        AppState { domain, config: Arc::new(config), public_url: public_url.into(), metrics: Metrics::new() }
+    }
 }
 
 /// Largest JSON body accepted (uploads have their own limit).
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
-/// The whole application: every surface, the operational endpoints, and the layers.
+/// The whole application: every surface, each with its own error shape (panics
+/// included), the operational endpoints, and the layers every request passes through.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(surfaces::jwt::router())
-        .merge(surfaces::account::router())
-        .merge(surfaces::files::router(state.config.max_upload_bytes))
-        .merge(ops::router());
-    layers::apply(api, &state).with_state(state)
+    use surfaces::{account, files, jwt};
+    let app = Router::new()
+        .merge(layers::api::<jwt::Dialect>(jwt::router()))
+        .merge(layers::api::<account::Dialect>(account::router()))
+        .merge(layers::api::<account::Dialect>(files::router(state.config.max_upload_bytes)))
+        .merge(layers::api::<problem::Detail>(ops::router()));
+    layers::apply(app, &state).with_state(state)
 }

@@ -92,7 +92,7 @@ async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health, description = "database unreachable")))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.svc.ready().await {
+    if state.domain.ready().await {
         (StatusCode::OK, Json(Health { status: "ok" }))
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable" }))
@@ -108,5 +108,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// Public keys of access and refresh tokens (empty with HS256).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.svc.tokens().jwks()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.domain.sessions.tokens().jwks()))
 }

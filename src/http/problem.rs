@@ -1,6 +1,9 @@
-//! A domain error resolved to a status, a sentence and field errors. Each surface picks its
-//! [`Wording`] and renders a `Problem` in its own JSON shape (its `error.rs`); what every
-//! surface does alike (statuses, 5xx hiding, `WWW-Authenticate`, `Retry-After`) is here once.
+//! A domain error, worded and shaped by a surface. What every surface does alike
+//! (statuses, 5xx hiding, `WWW-Authenticate`, `Retry-After`, Django REST framework's
+//! field messages) is here once; a surface's `error.rs` only implements [`Dialect`]: its
+//! document's sentences and JSON shape.
+
+use std::{fmt, marker::PhantomData};
 
 use axum::{
     Json,
@@ -10,25 +13,87 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use super::json::BodyError;
-use crate::domain::{AuthFailure, Error, FieldErrors};
+use crate::domain::{
+    AuthFailure, Error, FieldErrors, Invalid,
+    error::{CsrfFailure, Feature},
+};
 
-/// The sentences that differ between dialects.
-pub struct Wording {
-    /// No credentials were sent.
-    pub credentials_missing: &'static str,
-    /// Credentials were sent but are not valid.
-    pub credentials_invalid: &'static str,
-    /// A refresh token (or other token in a body) is not valid.
-    pub token_invalid: &'static str,
-    /// What is too large: "Request" or "File".
-    pub too_large: &'static str,
+/// Django REST framework's (and Django's validators') sentence for a refused value.
+pub fn drf_message(why: &Invalid) -> String {
+    match why {
+        Invalid::Required => "This field is required.".into(),
+        Invalid::Null => "This field may not be null.".into(),
+        Invalid::Blank => "This field may not be blank.".into(),
+        Invalid::NotText => "Not a valid string.".into(),
+        Invalid::TooLong { max } => format!("Ensure this field has no more than {max} characters."),
+        Invalid::ControlCharacters => "This field may not contain control characters.".into(),
+        Invalid::Email => "Enter a valid email address.".into(),
+        Invalid::Username => {
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.".into()
+        }
+        Invalid::ReservedUsername => "This username is reserved.".into(),
+        Invalid::PasswordTooShort { min } => {
+            format!("This password is too short. It must contain at least {min} characters.")
+        }
+        Invalid::PasswordTooCommon => "This password is too common.".into(),
+        Invalid::PasswordNumeric => "This password is entirely numeric.".into(),
+        Invalid::PasswordMismatch => "Passwords do not match.".into(),
+        Invalid::TimeZone { given } => format!("'{given}' is not a known IANA time zone."),
+        Invalid::Choice { given } => format!("\"{given}\" is not a valid choice."),
+        Invalid::UploadInterrupted => "The upload was interrupted.".into(),
+        Invalid::NoFile => "No file was submitted.".into(),
+        Invalid::Payload => "Invalid payload".into(),
+        Invalid::Cursor => "Invalid cursor".into(),
+        Invalid::Limit { max } => format!("Ensure this value is between 1 and {max}."),
+    }
 }
 
+/// One document's words and shape. Only [`Dialect::body`] and the three credential
+/// sentences must be given; the rest defaults to the wording the documents share.
+pub trait Dialect: Send + Sync + 'static {
+    /// No credentials were sent.
+    const CREDENTIALS_MISSING: &'static str;
+    /// Credentials were sent but are not valid (or the account is inactive).
+    const CREDENTIALS_INVALID: &'static str;
+    /// A token in a body (a refresh token) is not valid.
+    const TOKEN_INVALID: &'static str;
+    /// What is too large, for 413s: "Request" or "File".
+    const TOO_LARGE: &'static str = "Request";
+
+    /// The document's JSON body for `problem`.
+    fn body(problem: &Problem) -> Value;
+
+    /// Wrong e-mail (or username) or password, without saying which.
+    fn invalid_credentials() -> &'static str {
+        "Invalid email or password."
+    }
+
+    /// A unique value that is taken.
+    fn conflict(field: &str) -> String {
+        match field {
+            "email" => "A user with this email already exists.".into(),
+            "username" => "A user with that username already exists.".into(),
+            other => format!("This {other} is already taken."),
+        }
+    }
+
+    /// A refused value of `field`.
+    fn invalid(_field: &str, why: &Invalid) -> String {
+        drf_message(why)
+    }
+
+    /// The document's name of a domain field.
+    fn field_name(field: &'static str) -> &'static str {
+        field
+    }
+}
+
+/// A problem worded for one dialect: status, sentence and per-field messages.
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
     pub message: String,
-    pub errors: Option<FieldErrors>,
+    pub errors: Option<Vec<(&'static str, Vec<String>)>>,
     retry_after: Option<u64>,
 }
 
@@ -37,43 +102,50 @@ impl Problem {
         Problem { status, message: message.into(), errors: None, retry_after: None }
     }
 
-    /// 400 with the first message as the sentence.
-    pub fn fields(errors: FieldErrors) -> Self {
-        Problem::new(StatusCode::BAD_REQUEST, errors.first_message()).with_errors(errors)
+    pub fn internal() -> Self {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
     }
 
-    pub fn with_errors(mut self, errors: FieldErrors) -> Self {
-        self.errors = Some(errors);
-        self
+    /// 400 with every field's messages; the first message is the sentence.
+    pub fn fields<D: Dialect>(errors: &FieldErrors) -> Self {
+        let worded: Vec<(&'static str, Vec<String>)> = errors
+            .iter()
+            .map(|(field, whys)| (D::field_name(field), whys.iter().map(|w| D::invalid(field, w)).collect()))
+            .collect();
+        let message = worded.first().and_then(|(_, m)| m.first()).cloned().unwrap_or_else(|| "Invalid input.".into());
+        Problem { errors: Some(worded), ..Problem::new(StatusCode::BAD_REQUEST, message) }
     }
 
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = message.into();
-        self
-    }
-
-    pub fn from_body(e: BodyError) -> Self {
+    pub fn from_body(e: &BodyError) -> Self {
         Problem::new(e.status(), e.message())
     }
 
-    pub fn from_domain(e: Error, w: &Wording) -> Self {
+    pub fn from_domain<D: Dialect>(e: Error) -> Self {
         match e {
-            Error::Validation(errors) => Problem::fields(errors),
-            Error::Conflict { field, message } => {
-                Problem::new(StatusCode::BAD_REQUEST, message.clone()).with_errors(FieldErrors::single(field, message))
+            Error::Validation(errors) => Problem::fields::<D>(&errors),
+            Error::Conflict { field } => {
+                let message = D::conflict(field);
+                Problem {
+                    errors: Some(vec![(D::field_name(field), vec![message.clone()])]),
+                    ..Problem::new(StatusCode::BAD_REQUEST, message)
+                }
             }
-            Error::InvalidCredentials => Problem::new(StatusCode::UNAUTHORIZED, "Invalid email or password."),
-            Error::InvalidToken => Problem::new(StatusCode::UNAUTHORIZED, w.token_invalid),
+            Error::InvalidCredentials => Problem::new(StatusCode::UNAUTHORIZED, D::invalid_credentials()),
+            Error::InvalidToken => Problem::new(StatusCode::UNAUTHORIZED, D::TOKEN_INVALID),
             Error::Unauthenticated(AuthFailure::Missing) => {
-                Problem::new(StatusCode::UNAUTHORIZED, w.credentials_missing)
+                Problem::new(StatusCode::UNAUTHORIZED, D::CREDENTIALS_MISSING)
             }
             Error::Unauthenticated(AuthFailure::Invalid) => {
-                Problem::new(StatusCode::UNAUTHORIZED, w.credentials_invalid)
+                Problem::new(StatusCode::UNAUTHORIZED, D::CREDENTIALS_INVALID)
             }
             Error::Forbidden => {
                 Problem::new(StatusCode::FORBIDDEN, "You do not have permission to perform this action.")
             }
-            Error::CsrfFailed(message) => Problem::new(StatusCode::FORBIDDEN, message),
+            // Django's CSRF failure reasons.
+            Error::Csrf(CsrfFailure::Missing) => Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token missing."),
+            Error::Csrf(CsrfFailure::Incorrect) => {
+                Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token incorrect.")
+            }
             Error::NotFound => Problem::new(StatusCode::NOT_FOUND, "Not found."),
             Error::InvalidSignature => Problem::new(StatusCode::BAD_REQUEST, "Invalid signature"),
             Error::RateLimited { retry_after } => Problem {
@@ -85,14 +157,21 @@ impl Problem {
             },
             Error::TooLarge { limit } => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("{} too large: the limit is {limit} bytes.", w.too_large),
+                format!("{} too large: the limit is {limit} bytes.", D::TOO_LARGE),
             ),
-            Error::NotConfigured(what) => Problem::new(StatusCode::BAD_REQUEST, format!("{what} is not configured.")),
-            Error::Upstream(message) => Problem::new(StatusCode::BAD_REQUEST, message),
+            Error::NotConfigured(Feature::Checkout) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Stripe checkout is not configured.")
+            }
+            Error::NotConfigured(Feature::PaymentWebhook) => {
+                Problem::new(StatusCode::BAD_REQUEST, "The Stripe webhook is not configured.")
+            }
+            Error::Upstream => {
+                Problem::new(StatusCode::BAD_REQUEST, "The payment provider could not complete the request.")
+            }
             Error::Internal(e) => {
                 // The cause stays in the log (with the request id of the enclosing span).
                 tracing::error!(error = ?e, "internal error");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+                Problem::internal()
             }
         }
     }
@@ -116,5 +195,86 @@ impl Problem {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
+    }
+}
+
+/// An error response of the surface whose dialect is `D`.
+pub struct ApiError<D>(Problem, PhantomData<fn() -> D>);
+
+impl<D: Dialect> ApiError<D> {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError(Problem::new(status, message), PhantomData)
+    }
+
+    pub fn fields(errors: &FieldErrors) -> Self {
+        ApiError(Problem::fields::<D>(errors), PhantomData)
+    }
+
+    pub fn internal() -> Self {
+        ApiError(Problem::internal(), PhantomData)
+    }
+
+    /// Replaces the sentence, keeping the field errors.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = message.into();
+        self
+    }
+
+    /// The same problem in another dialect with the same shape.
+    pub fn into_dialect<O: Dialect>(self) -> ApiError<O> {
+        ApiError(self.0, PhantomData)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+}
+
+impl<D> fmt::Debug for ApiError<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<D: Dialect> From<Error> for ApiError<D> {
+    fn from(e: Error) -> Self {
+        ApiError(Problem::from_domain::<D>(e), PhantomData)
+    }
+}
+
+impl<D: Dialect> From<FieldErrors> for ApiError<D> {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::fields(&e)
+    }
+}
+
+impl<D: Dialect> From<BodyError> for ApiError<D> {
+    fn from(e: BodyError) -> Self {
+        ApiError(Problem::from_body(&e), PhantomData)
+    }
+}
+
+impl<D: Dialect> IntoResponse for ApiError<D> {
+    fn into_response(self) -> Response {
+        self.0.respond(D::body(&self.0))
+    }
+}
+
+/// What a panic inside a surface answers: its dialect's 500, nothing of the cause.
+pub fn panic_response<D: Dialect>(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::<D>::internal().into_response()
+}
+
+/// `{"detail": …}`: Django REST framework's default shape, used by the operational
+/// endpoints and for routes no surface has.
+pub struct Detail;
+
+impl Dialect for Detail {
+    const CREDENTIALS_MISSING: &'static str = "Authentication credentials were not provided.";
+    const CREDENTIALS_INVALID: &'static str = "Given token not valid for any token type";
+    const TOKEN_INVALID: &'static str = "Token is invalid or expired";
+
+    fn body(problem: &Problem) -> Value {
+        json!({"detail": problem.message})
     }
 }

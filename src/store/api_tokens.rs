@@ -1,8 +1,17 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{SqlStore, db_err, micros, on_pool};
-use crate::domain::{Result, ports::ApiTokenStore, types::UserId};
+use sqlx::AssertSqlSafe;
+
+use super::{
+    SqlStore, db_err, micros, on_pool,
+    users::{USER_COLUMNS, UserRow},
+};
+use crate::domain::{
+    Result,
+    model::{User, UserId},
+    ports::ApiTokenStore,
+};
 
 #[async_trait]
 impl ApiTokenStore for SqlStore {
@@ -14,8 +23,8 @@ impl ApiTokenStore for SqlStore {
             .map_err(db_err)?))
     }
 
-    async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<bool> {
-        let now = micros(Timestamp::now());
+    async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8], now: Timestamp) -> Result<bool> {
+        let now = micros(now);
         let n = on_pool!(&self.db, writer, |pool| {
             sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, token_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -33,8 +42,8 @@ impl ApiTokenStore for SqlStore {
         Ok(n == 1)
     }
 
-    async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8]) -> Result<()> {
-        let now = micros(Timestamp::now());
+    async fn replace_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8], now: Timestamp) -> Result<()> {
+        let now = micros(now);
         on_pool!(&self.db, writer, |pool| {
             sqlx::query(
             "INSERT INTO api_tokens (user_id, token_hash, token_enc, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -53,16 +62,16 @@ impl ApiTokenStore for SqlStore {
         Ok(())
     }
 
-    async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<UserId>> {
-        let id: Option<i64> = on_pool!(&self.db, reader, |pool| {
-            sqlx::query_scalar(
-            "SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.is_active"
-        )
-        .bind(hash)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?
-        });
-        Ok(id.map(UserId))
+    async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<User>> {
+        let sql = format!(
+            "SELECT {} FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
+            USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+        );
+        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(hash)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?);
+        Ok(row.map(Into::into))
     }
 }

@@ -4,9 +4,11 @@ use jiff::Timestamp;
 use super::{SqlStore, db_err, micros, on_pool};
 use crate::domain::{
     Error, Result,
-    billing::{BillingChange, CustomerId},
+    model::{
+        UserId,
+        billing::{BillingChange, CustomerId},
+    },
     ports::BillingStore,
-    types::UserId,
 };
 
 #[async_trait]
@@ -22,7 +24,7 @@ impl BillingStore for SqlStore {
         Ok(id.flatten().map(CustomerId))
     }
 
-    async fn link_customer(&self, user: UserId, customer: &CustomerId) -> Result<CustomerId> {
+    async fn link_customer(&self, user: UserId, customer: &CustomerId, now: Timestamp) -> Result<CustomerId> {
         // COALESCE keeps the first customer stored, so two concurrent first checkouts agree.
         let stored: Option<Option<String>> = on_pool!(&self.db, writer, |pool| {
             sqlx::query_scalar(
@@ -31,7 +33,7 @@ impl BillingStore for SqlStore {
             )
             .bind(user.0)
             .bind(&customer.0)
-            .bind(micros(Timestamp::now()))
+            .bind(micros(now))
             .fetch_optional(pool)
             .await
             .map_err(db_err)?
@@ -43,8 +45,14 @@ impl BillingStore for SqlStore {
         }
     }
 
-    async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>) -> Result<bool> {
-        let now = micros(Timestamp::now());
+    async fn record_event(
+        &self,
+        id: &str,
+        kind: &str,
+        change: Option<&BillingChange>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let now = micros(now);
         let new = on_pool!(&self.db, writer, |pool| {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let new = sqlx::query(

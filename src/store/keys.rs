@@ -1,10 +1,7 @@
 use async_trait::async_trait;
 
 use super::{SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool};
-use crate::domain::{
-    Result,
-    ports::{KeyStore, StoredKey},
-};
+use crate::domain::{Result, model::StoredKey, ports::KeyStore};
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {

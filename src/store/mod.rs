@@ -1,24 +1,24 @@
 //! SQL storage on SQLite or PostgreSQL, chosen by the URL scheme.
 //!
 //! Queries are written once with `$n` placeholders, which both backends accept, and run on
-//! either pool through [`on_pool!`]; SQL that truly differs stays in this module tree.
+//! either pool through [`on_pool!`] (or on an open transaction through [`on_tx!`]). Where
+//! the SQL truly differs, a store method calls its backend's own function in
+//! [`sqlite`] or [`postgres`]; nothing outside this module tree knows which backend runs.
 
 mod api_tokens;
 mod billing;
 mod files;
 mod keys;
 mod notify;
+mod outbox;
+mod postgres;
 mod sessions;
+mod sqlite;
+mod tx;
 mod users;
 
-use std::{str::FromStr, time::Duration};
-
 use jiff::Timestamp;
-use sqlx::{
-    PgPool, SqlitePool,
-    postgres::PgPoolOptions,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::{PgPool, SqlitePool};
 
 use crate::domain::{Error, Result, ports::Health};
 
@@ -41,6 +41,18 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs `$body` with `$conn` bound to the open transaction of either backend (a
+/// `&mut sqlx::Transaction`, so queries execute on `&mut **$conn`).
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::store::tx::Conn::Sqlite($conn) => $body,
+            $crate::store::tx::Conn::Postgres($conn) => $body,
+        }
+    };
+}
+pub(crate) use on_tx;
+
 /// Implements every store trait of the domain.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
@@ -53,25 +65,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 impl SqlStore {
     /// Connects without migrating.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        let db = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
-            if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-            let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4) as u32;
-            let reader = SqlitePoolOptions::new().max_connections(readers).connect_with(opts).await?;
-            Db::Sqlite { writer, reader }
-        } else {
-            let pool =
-                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
-            Db::Postgres(pool)
-        };
+        let db = if url.starts_with("sqlite:") { sqlite::connect(url).await? } else { postgres::connect(url).await? };
         Ok(SqlStore { db })
     }
 

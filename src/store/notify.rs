@@ -1,46 +1,37 @@
-//! Revocations announced across nodes: PostgreSQL `NOTIFY` after commit, `LISTEN` on every
-//! node. SQLite serves one node, whose cache is evicted directly, so it announces nothing.
+//! Revocations announced across nodes: PostgreSQL `NOTIFY`, `LISTEN` on every node.
+//! SQLite serves one node, whose cache the domain evicts directly, so it announces nothing.
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
-use super::Db;
-use crate::domain::{
-    ports::Revocation,
-    types::{SessionId, UserId},
-};
+use super::{Db, SqlStore, db_err};
+use crate::domain::{Result, model::Revocation, ports::RevocationBus};
 
 const CHANNEL: &str = "userd_revocations";
 
-fn encode(r: &Revocation) -> String {
-    match r {
-        Revocation::Session(id) => format!("s:{}", id.0),
-        Revocation::User(id) => format!("u:{}", id.0),
-        Revocation::All => "all".into(),
-    }
-}
-
-fn decode(payload: &str) -> Revocation {
-    match payload.split_once(':') {
-        Some(("s", id)) => Revocation::Session(SessionId(id.to_string())),
-        Some(("u", id)) => id.parse().map(|n| Revocation::User(UserId(n))).unwrap_or(Revocation::All),
-        _ => Revocation::All,
-    }
-}
-
-pub(crate) async fn announce(db: &Db, revocation: &Revocation) {
-    if let Db::Postgres(pool) = db {
-        let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(encode(revocation)).execute(pool).await;
-        if let Err(e) = sent {
-            // Other nodes still re-check within the cache's maximum age.
-            tracing::warn!(error = %e, "announcing a revocation failed");
+#[async_trait]
+impl RevocationBus for SqlStore {
+    async fn announce(&self, revocation: &Revocation) -> Result<()> {
+        if let Db::Postgres(pool) = &self.db {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(revocation.encode())
+                .execute(pool)
+                .await
+                .map_err(db_err)?;
         }
+        Ok(())
+    }
+
+    async fn feed(&self) -> Option<mpsc::Receiver<Revocation>> {
+        feed(&self.db).await
     }
 }
 
-pub(crate) async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
+async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
     let Db::Postgres(pool) = db else { return None };
     let pool = pool.clone();
     let (tx, rx) = mpsc::channel(1024);
@@ -66,7 +57,7 @@ pub(crate) async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
             loop {
                 match listener.try_recv().await {
                     Ok(Some(n)) => {
-                        if tx.send(decode(n.payload())).await.is_err() {
+                        if tx.send(Revocation::decode(n.payload())).await.is_err() {
                             return;
                         }
                     }
@@ -87,17 +78,4 @@ pub(crate) async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
         }
     });
     Some(rx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_round_trip() {
-        for r in [Revocation::Session(SessionId("abc".into())), Revocation::User(UserId(42)), Revocation::All] {
-            assert_eq!(decode(&encode(&r)), r);
-        }
-        assert_eq!(decode("garbage"), Revocation::All);
-    }
 }

@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{SqlStore, db_err, from_micros, micros, notify, on_pool};
+use super::{SqlStore, db_err, from_micros, micros, on_pool};
 use crate::domain::{
     Result,
-    ports::{Revocation, SessionKind, SessionRecord, SessionStore},
-    types::{SessionId, UserId},
+    model::{SessionId, SessionKind, SessionRecord, UserId},
+    ports::SessionStore,
 };
 
 #[derive(sqlx::FromRow)]
@@ -14,94 +14,32 @@ struct SessionRow {
     user_id: i64,
     kind: String,
     secret_hash: Option<Vec<u8>>,
+    created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
 }
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        on_pool!(&self.db, writer, |pool| {
-            sqlx::query(
-            "INSERT INTO sessions (id, user_id, kind, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
-        )
-        .bind(&s.id.0)
-        .bind(s.user_id.0)
-        .bind(s.kind.as_str())
-        .bind(&s.secret_hash)
-        .bind(micros(Timestamp::now()))
-        .bind(micros(s.expires_at))
-        .execute(pool)
-        .await
-        .map_err(db_err)
-        .map(|_| ())?
-        });
-        Ok(())
-    }
-
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRecord>> {
         let row: Option<SessionRow> = on_pool!(&self.db, reader, |pool| {
-            sqlx::query_as("SELECT id, user_id, kind, secret_hash, expires_at, revoked_at FROM sessions WHERE id = $1")
-                .bind(&id.0)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_err)?
+            sqlx::query_as(
+                "SELECT id, user_id, kind, secret_hash, created_at, expires_at, revoked_at FROM sessions WHERE id = $1",
+            )
+            .bind(&id.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?
         });
         Ok(row.map(|r| SessionRecord {
             id: SessionId(r.id),
             user_id: UserId(r.user_id),
             kind: if r.kind == "web" { SessionKind::Web } else { SessionKind::Jwt },
             secret_hash: r.secret_hash,
+            created_at: from_micros(r.created_at),
             expires_at: from_micros(r.expires_at),
             revoked: r.revoked_at.is_some(),
         }))
-    }
-
-    async fn revoke_session(&self, id: &SessionId) -> Result<()> {
-        on_pool!(&self.db, writer, |pool| sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
-        )
-        .bind(micros(Timestamp::now()))
-        .bind(&id.0)
-        .execute(pool)
-        .await
-        .map_err(db_err)
-        .map(|_| ())?);
-        notify::announce(&self.db, &Revocation::Session(id.clone())).await;
-        Ok(())
-    }
-
-    async fn blacklist_refresh(
-        &self,
-        jti: &str,
-        user: UserId,
-        expires_at: Timestamp,
-        session: &SessionId,
-    ) -> Result<()> {
-        let now = micros(Timestamp::now());
-        on_pool!(&self.db, writer, |pool| {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query(
-                "INSERT INTO refresh_blacklist (jti, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (jti) DO NOTHING",
-            )
-            .bind(jti)
-            .bind(user.0)
-            .bind(micros(expires_at))
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(&session.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-        });
-        notify::announce(&self.db, &Revocation::Session(session.clone())).await;
-        Ok(())
     }
 
     async fn is_refresh_blacklisted(&self, jti: &str) -> Result<bool> {
@@ -131,9 +69,5 @@ impl SessionStore for SqlStore {
             a.rows_affected() + b.rows_affected()
         });
         Ok(n)
-    }
-
-    async fn revocation_feed(&self) -> Option<tokio::sync::mpsc::Receiver<Revocation>> {
-        notify::feed(&self.db).await
     }
 }

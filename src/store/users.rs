@@ -3,20 +3,19 @@ use jiff::Timestamp;
 
 use sqlx::AssertSqlSafe;
 
-use super::{SqlStore, db_err, from_micros, is_unique_violation, micros, notify, on_pool};
+use super::{SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool};
 use crate::domain::{
     Error, Result,
-    ports::{Revocation, UserStore},
-    types::{ExternalId, UserId},
-    user::{NewUser, ProfileUpdate, User},
+    model::{ExternalId, ProfileUpdate, User, UserId},
+    ports::UserStore,
 };
 
 // Queries built with `format!` only splice in these constant column lists; values are always bound.
-pub(crate) const USER_COLUMNS: &str = "id, external_id, email, email_verified, username, first_name, last_name, \
+pub(super) const USER_COLUMNS: &str = "id, external_id, email, email_verified, username, first_name, last_name, \
      company_name, bio, avatar, tz, plan, subscription_status, is_staff, is_active, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
+pub(super) struct UserRow {
     id: i64,
     external_id: String,
     email: String,
@@ -68,22 +67,6 @@ struct CredentialRow {
 }
 
 impl SqlStore {
-    /// Which unique field a failed insert or update collided with.
-    async fn conflicting_field(&self, email_key: &str, username_key: Option<&str>) -> Result<Error> {
-        if self.credentials_by_email(email_key).await?.is_some() {
-            return Ok(Error::Conflict { field: "email", message: "A user with this email already exists.".into() });
-        }
-        if let Some(key) = username_key
-            && self.username_taken(key).await?
-        {
-            return Ok(Error::Conflict {
-                field: "username",
-                message: "A user with that username already exists.".into(),
-            });
-        }
-        Ok(Error::Internal(anyhow::anyhow!("unique violation on an unexpected column")))
-    }
-
     async fn credentials_where(&self, column: &str, key: &str) -> Result<Option<(User, Option<String>)>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {column} = $1");
         let row: Option<CredentialRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
@@ -97,40 +80,6 @@ impl SqlStore {
 
 #[async_trait]
 impl UserStore for SqlStore {
-    async fn create_user(&self, new: &NewUser) -> Result<User> {
-        let now = micros(Timestamp::now());
-        let sql = format!(
-            "INSERT INTO users (external_id, email, email_key, username, username_key, password_hash, first_name, \
-             last_name, company_name, bio, avatar, is_staff, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {USER_COLUMNS}"
-        );
-        let result: std::result::Result<UserRow, sqlx::Error> = on_pool!(&self.db, writer, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(&new.external_id.0)
-                .bind(new.email.as_str())
-                .bind(new.email.key())
-                .bind(new.username.as_str())
-                .bind(new.username.key())
-                .bind(&new.password_hash)
-                .bind(&new.first_name)
-                .bind(&new.last_name)
-                .bind(&new.company_name)
-                .bind(&new.bio)
-                .bind(&new.avatar)
-                .bind(new.is_staff)
-                .bind(now)
-                .fetch_one(pool)
-                .await
-        });
-        match result {
-            Ok(row) => Ok(row.into()),
-            Err(e) if is_unique_violation(&e) => {
-                Err(self.conflicting_field(&new.email.key(), Some(&new.username.key())).await?)
-            }
-            Err(e) => Err(db_err(e)),
-        }
-    }
-
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
@@ -149,17 +98,7 @@ impl UserStore for SqlStore {
         self.credentials_where("username_key", username_key).await
     }
 
-    async fn username_taken(&self, username_key: &str) -> Result<bool> {
-        let n: i64 =
-            on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1")
-                .bind(username_key)
-                .fetch_one(pool)
-                .await
-                .map_err(db_err)?);
-        Ok(n > 0)
-    }
-
-    async fn update_profile(&self, id: UserId, u: &ProfileUpdate) -> Result<User> {
+    async fn update_profile(&self, id: UserId, u: &ProfileUpdate, now: Timestamp) -> Result<User> {
         let sql = format!(
             "UPDATE users SET \
                email = COALESCE($2, email), email_key = COALESCE($3, email_key), \
@@ -183,53 +122,16 @@ impl UserStore for SqlStore {
                 .bind(u.avatar.clone().flatten())
                 .bind(u.tz.is_some())
                 .bind(u.tz.clone().flatten())
-                .bind(micros(Timestamp::now()))
+                .bind(micros(now))
                 .fetch_optional(pool)
                 .await
         });
         match result {
             Ok(Some(row)) => Ok(row.into()),
             Ok(None) => Err(Error::NotFound),
-            Err(e) if is_unique_violation(&e) => match &u.email {
-                Some(email) => Err(self.conflicting_field(&email.key(), None).await?),
-                None => Err(db_err(e)),
-            },
+            // E-mail is the only unique column an update can change.
+            Err(e) if is_unique_violation(&e) && u.email.is_some() => Err(Error::Conflict { field: "email" }),
             Err(e) => Err(db_err(e)),
         }
-    }
-
-    async fn set_password(&self, id: UserId, hash: &str) -> Result<()> {
-        let now = micros(Timestamp::now());
-        on_pool!(&self.db, writer, |pool| {
-            let mut tx = pool.begin().await.map_err(db_err)?;
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(hash)
-                .bind(now)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-        });
-        notify::announce(&self.db, &Revocation::User(id)).await;
-        Ok(())
-    }
-
-    async fn set_staff(&self, id: UserId, is_staff: bool) -> Result<()> {
-        on_pool!(&self.db, writer, |pool| sqlx::query("UPDATE users SET is_staff = $1, updated_at = $2 WHERE id = $3")
-            .bind(is_staff)
-            .bind(micros(Timestamp::now()))
-            .bind(id.0)
-            .execute(pool)
-            .await
-            .map_err(db_err)
-            .map(|_| ())?);
-        Ok(())
     }
 }

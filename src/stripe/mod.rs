@@ -18,7 +18,8 @@ use crate::{
     config::StripeConfig,
     domain::{
         Error, Result,
-        billing::{CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
+        error::Feature,
+        model::billing::{CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
         ports::PaymentGateway,
     },
 };
@@ -58,13 +59,13 @@ impl StripeGateway {
     }
 
     fn api(&self) -> Result<&Api> {
-        self.api.as_ref().ok_or(Error::NotConfigured("Stripe checkout"))
+        self.api.as_ref().ok_or(Error::NotConfigured(Feature::Checkout))
     }
 }
 
 /// What the caller is told about any failure of Stripe; the details go to the log.
 fn upstream() -> Error {
-    Error::Upstream("The payment provider could not complete the request.".into())
+    Error::Upstream
 }
 
 /// The fields userd reads from Stripe's objects.
@@ -203,7 +204,7 @@ impl PaymentGateway for StripeGateway {
     }
 
     fn verify_event(&self, signature: Option<&str>, payload: &[u8], now: Timestamp) -> Result<PaymentEvent> {
-        let secret = self.webhook_secret.as_ref().ok_or(Error::NotConfigured("The Stripe webhook"))?;
+        let secret = self.webhook_secret.as_ref().ok_or(Error::NotConfigured(Feature::PaymentWebhook))?;
         webhook::verify(secret.expose_secret().as_bytes(), signature, payload, now.as_second())?;
         webhook::parse_event(payload)
     }

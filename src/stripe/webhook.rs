@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::{
-    Error, FieldErrors, Result,
-    billing::{CustomerId, EventEffect, PaymentEvent},
-    crypto,
-    types::ExternalId,
+    Error, Invalid, Result, crypto,
+    model::{
+        ExternalId,
+        billing::{CustomerId, EventEffect, PaymentEvent},
+    },
 };
 
 /// How far the signed timestamp may be from now, either way, before a delivery is refused
@@ -115,7 +116,7 @@ struct Price {
 }
 
 fn invalid_payload() -> Error {
-    Error::Validation(FieldErrors::single("payload", "Invalid payload"))
+    Error::invalid("payload", Invalid::Payload)
 }
 
 fn object<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T> {

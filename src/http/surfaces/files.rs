@@ -5,20 +5,24 @@
 use axum::{
     Json, Router,
     body::Body,
-    extract::{DefaultBodyLimit, Multipart, Path, State, multipart::MultipartRejection},
+    extract::{
+        DefaultBodyLimit, Multipart, Path, Query, State,
+        multipart::{Field, MultipartRejection},
+        rejection::QueryRejection,
+    },
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use futures_util::StreamExt;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::account::{ApiError, MessageResponse};
 use crate::{
     domain::{
-        FieldErrors,
-        files::{FileId, StoredFile},
+        Error, FieldErrors, Invalid,
+        model::{FileId, PageRequest, StoredFile},
     },
     http::{AppState, auth::Authed, json::BodyError},
 };
@@ -37,7 +41,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(upload, list, metadata, content, delete),
-    components(schemas(FileOut, FileList, UploadForm)),
+    components(schemas(FileOut, FileList, UploadForm<'_>)),
     tags((name = "files", description = "A user's files; `GET /api/users/storage/` sums the available ones."))
 )]
 pub struct Doc;
@@ -73,17 +77,39 @@ impl From<&StoredFile> for FileOut {
     }
 }
 
+/// A page of files, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct FileList {
-    count: usize,
+    /// How many files the caller has in all (uploads in progress included).
+    count: i64,
+    /// The next page's URL, or `null` on the last page.
+    next: Option<String>,
     results: Vec<FileOut>,
 }
 
+#[derive(Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Files per page: 1 to 1000, 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// Where the page starts: the `cursor` of the previous page's `next` link.
+    cursor: Option<String>,
+}
+
+impl TryFrom<ListQuery> for PageRequest {
+    type Error = FieldErrors;
+
+    fn try_from(q: ListQuery) -> Result<Self, FieldErrors> {
+        PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref()).map_err(|(f, why)| FieldErrors::single(f, why))
+    }
+}
+
+/// The upload form: the part named `file`, streamed as it arrives.
 #[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct UploadForm {
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
-    file: String,
+pub struct UploadForm<'a> {
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+    file: Field<'a>,
 }
 
 /// Uploads a file (multipart field `file`), streamed to storage.
@@ -107,27 +133,43 @@ async fn upload(
             _ => "unknown".into(),
         }))
     })?;
-    let user = state.svc.current_user(&p).await?;
     let malformed = || ApiError::from(BodyError::Malformed).with_message("Malformed multipart body.");
     while let Some(field) = multipart.next_field().await.map_err(|_| malformed())? {
         if field.name() != Some("file") {
             continue;
         }
-        let name = field.file_name().unwrap_or("file").to_string();
-        let content_type = field.content_type().map(str::to_string);
-        let stream = Box::pin(field.map(|chunk| chunk.map_err(std::io::Error::other)));
-        let file = state.svc.upload(user.id, &name, content_type.as_deref(), stream).await?;
+        let form = UploadForm { file: field };
+        let name = form.file.file_name().unwrap_or("file").to_string();
+        let content_type = form.file.content_type().map(str::to_string);
+        let stream = Box::pin(form.file.map(|chunk| chunk.map_err(std::io::Error::other)));
+        let file = state.domain.files.upload(p.user_id(), &name, content_type.as_deref(), stream).await?;
         return Ok((StatusCode::CREATED, Json((&file).into())));
     }
-    Err(ApiError::fields(FieldErrors::single("file", "No file was submitted.")))
+    Err(Error::invalid("file", Invalid::NoFile).into())
 }
 
-/// The caller's files, newest first (at most 1000).
+/// A page of the caller's files, newest first.
 #[utoipa::path(get, path = "/api/files/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = FileList), (status = 401, body = MessageResponse)))]
-async fn list(State(state): State<AppState>, Authed(p, ..): Authed<ApiError>) -> Result<Json<FileList>, ApiError> {
-    let files = state.svc.files(p.user_id).await?;
-    Ok(Json(FileList { count: files.len(), results: files.iter().map(Into::into).collect() }))
+    params(ListQuery),
+    responses(
+        (status = 200, body = FileList),
+        (status = 400, body = MessageResponse, description = "`limit` outside 1–1000, or a `cursor` not handed out by userd"),
+        (status = 401, body = MessageResponse),
+    ))]
+async fn list(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<FileList>, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Invalid query string."))?;
+    let page = PageRequest::try_from(query)?;
+    let found = state.domain.files.list(p.user_id(), &page).await?;
+    let next = found.next.map(|c| format!("{}/api/files/?limit={}&cursor={}", state.public_url, page.limit, c.encode()));
+    Ok(Json(FileList {
+        count: found.total.unwrap_or(found.items.len() as i64),
+        next,
+        results: found.items.iter().map(Into::into).collect(),
+    }))
 }
 
 /// One file's metadata; another user's file is 404.
@@ -139,7 +181,7 @@ async fn metadata(
     Authed(p, ..): Authed<ApiError>,
     Path(id): Path<String>,
 ) -> Result<Json<FileOut>, ApiError> {
-    Ok(Json((&state.svc.file(p.user_id, &FileId(id)).await?).into()))
+    Ok(Json((&state.domain.files.file(p.user_id(), &FileId(id)).await?).into()))
 }
 
 /// The file's bytes, always as an attachment.
@@ -155,7 +197,7 @@ async fn content(
     Authed(p, ..): Authed<ApiError>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (file, stream) = state.svc.file_content(p.user_id, &FileId(id)).await?;
+    let (file, stream) = state.domain.files.file_content(p.user_id(), &FileId(id)).await?;
     let mut res = Body::from_stream(stream).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -202,7 +244,7 @@ async fn delete(
     Authed(p, ..): Authed<ApiError>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.svc.delete_file(p.user_id, &FileId(id)).await?;
+    state.domain.files.delete(p.user_id(), &FileId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

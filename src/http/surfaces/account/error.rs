@@ -1,103 +1,58 @@
 //! The error shape of documents 000 and 001 (and of `/api/files/`): `{"message": …}`, with
 //! `errors: {field: [msg]}` added on validation failures.
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    domain::{Error, FieldErrors},
-    http::{
-        json::BodyError,
-        problem::{Problem, Wording},
-    },
+    domain::Error,
+    http::problem::{self, Problem},
 };
 
-const WORDING: Wording = Wording {
-    credentials_missing: "Not authenticated",
-    credentials_invalid: "Not authenticated",
-    token_invalid: "Not authenticated",
-    too_large: "File",
-};
-
-/// Document 001's sentence for checkout and settings.
-const UNAUTHORIZED: Wording = Wording {
-    credentials_missing: "Unauthorized",
-    credentials_invalid: "Unauthorized",
-    token_invalid: "Unauthorized",
-    too_large: "File",
-};
-
-#[derive(Debug)]
-pub struct ApiError(Problem);
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError(Problem::new(status, message))
+fn body(p: &Problem) -> Value {
+    let mut body = Map::new();
+    body.insert("message".into(), json!(p.message));
+    if let Some(errors) = p.errors_json() {
+        body.insert("errors".into(), errors);
     }
+    Value::Object(body)
+}
 
-    pub fn fields(errors: FieldErrors) -> Self {
-        ApiError(Problem::fields(errors))
-    }
+/// Documents 000 and 001, whose missing or bad credential reads `Not authenticated`.
+pub struct Dialect;
 
-    pub fn with_errors(self, errors: FieldErrors) -> Self {
-        ApiError(self.0.with_errors(errors))
-    }
+impl problem::Dialect for Dialect {
+    const CREDENTIALS_MISSING: &'static str = "Not authenticated";
+    const CREDENTIALS_INVALID: &'static str = "Not authenticated";
+    const TOKEN_INVALID: &'static str = "Not authenticated";
+    const TOO_LARGE: &'static str = "File";
 
-    pub fn with_message(self, message: impl Into<String>) -> Self {
-        ApiError(self.0.with_message(message))
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.0.status
-    }
-
-    /// Document 001's answer for a failed settings update or checkout: `Unexpected error`,
-    /// with the field errors kept so a client can tell what to fix.
-    pub fn unexpected(e: Error) -> Self {
-        let mapped = ApiError::from(e);
-        if mapped.status() == StatusCode::BAD_REQUEST { mapped.with_message("Unexpected error") } else { mapped }
+    fn body(p: &Problem) -> Value {
+        body(p)
     }
 }
 
-impl From<BodyError> for ApiError {
-    fn from(e: BodyError) -> Self {
-        ApiError(Problem::from_body(e))
+/// Document 001's checkout and settings, whose missing or bad credential reads `Unauthorized`.
+pub struct UnauthorizedDialect;
+
+impl problem::Dialect for UnauthorizedDialect {
+    const CREDENTIALS_MISSING: &'static str = "Unauthorized";
+    const CREDENTIALS_INVALID: &'static str = "Unauthorized";
+    const TOKEN_INVALID: &'static str = "Unauthorized";
+    const TOO_LARGE: &'static str = "File";
+
+    fn body(p: &Problem) -> Value {
+        body(p)
     }
 }
 
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        ApiError(Problem::from_domain(e, &WORDING))
-    }
-}
+pub type ApiError = problem::ApiError<Dialect>;
+pub type Unauthorized = problem::ApiError<UnauthorizedDialect>;
 
-/// Like [`ApiError`], but a missing or invalid credential reads `Unauthorized`, as document
-/// 001 writes it for checkout and settings.
-#[derive(Debug)]
-pub struct Unauthorized(pub ApiError);
-
-impl From<Error> for Unauthorized {
-    fn from(e: Error) -> Self {
-        Unauthorized(ApiError(Problem::from_domain(e, &UNAUTHORIZED)))
-    }
-}
-
-impl IntoResponse for Unauthorized {
-    fn into_response(self) -> Response {
-        self.0.into_response()
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = Map::new();
-        body.insert("message".into(), json!(self.0.message));
-        if let Some(errors) = self.0.errors_json() {
-            body.insert("errors".into(), errors);
-        }
-        self.0.respond(Value::Object(body))
-    }
+/// Document 001's answer for a failed settings update or checkout: `Unexpected error`, with
+/// the field errors kept so a client can tell what to fix. A credential that went bad
+/// (an account deactivated meanwhile) keeps the document's 401.
+pub fn unexpected(e: Error) -> Unauthorized {
+    let mapped = Unauthorized::from(e);
+    if mapped.status() == StatusCode::BAD_REQUEST { mapped.with_message("Unexpected error") } else { mapped }
 }

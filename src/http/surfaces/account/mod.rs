@@ -12,14 +12,21 @@ use axum::{
     routing::{get, patch, post},
 };
 use secrecy::ExposeSecret;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
-pub use self::error::{ApiError, Unauthorized};
+pub use self::error::{ApiError, Dialect, Unauthorized, UnauthorizedDialect};
 use crate::{
-    domain::{FieldErrors, types::TimeZoneName, user::User},
-    http::{AppState, auth::Authed, json::JsonObject},
+    domain::{
+        FieldErrors,
+        model::{TimeZoneName, User},
+    },
+    http::{
+        AppState,
+        auth::Authed,
+        json::{Body, Input},
+    },
 };
 
 pub const TAG: &str = "000/001 · account";
@@ -99,21 +106,40 @@ pub struct StorageResponse {
     file_count: i64,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct SettingsRequest {
     /// IANA time zone such as `America/New_York` or `UTC`; `null` clears it.
-    #[schema(min_length = 1, max_length = 64, example = "America/New_York")]
-    tz: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64, example = "America/New_York")]
+    tz: Input,
+}
+
+/// The settings a request changes: `None` leaves one as it is.
+struct SettingsChange {
+    /// `Some(None)` clears the time zone.
+    tz: Option<Option<TimeZoneName>>,
+}
+
+impl TryFrom<SettingsRequest> for SettingsChange {
+    type Error = FieldErrors;
+
+    fn try_from(r: SettingsRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let tz = match r.tz.nullable("tz", &mut errors) {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(name)) => errors.check("tz", TimeZoneName::parse(&name)).map(Some),
+        };
+        errors.into_result(Some(SettingsChange { tz }))
+    }
 }
 
 /// The current user and their personal API token.
 #[utoipa::path(get, path = "/api/users/me/", tag = TAG, security(("bearer" = []), ("session" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = MessageResponse, description = "`Not authenticated`")))]
 async fn me(State(state): State<AppState>, Authed(p, ..): Authed<ApiError>) -> Result<Json<MeResponse>, ApiError> {
-    let user = state.svc.current_user(&p).await?;
-    let token = state.svc.api_token(user.id).await?;
-    Ok(Json(MeResponse::new(&user, token.expose_secret().to_string())))
+    let token = state.domain.api_tokens.token(p.user_id()).await?;
+    Ok(Json(MeResponse::new(p.user(), token.expose_secret().to_string())))
 }
 
 /// The personal API token only.
@@ -123,8 +149,7 @@ async fn token(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let user = state.svc.current_user(&p).await?;
-    let token = state.svc.api_token(user.id).await?;
+    let token = state.domain.api_tokens.token(p.user_id()).await?;
     Ok(Json(TokenResponse { access_token: token.expose_secret().to_string() }))
 }
 
@@ -139,8 +164,7 @@ async fn regenerate(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let user = state.svc.current_user(&p).await?;
-    let token = state.svc.regenerate_api_token(user.id).await?;
+    let token = state.domain.api_tokens.regenerate(p.user_id()).await?;
     Ok(Json(TokenResponse { access_token: token.expose_secret().to_string() }))
 }
 
@@ -151,8 +175,7 @@ async fn storage(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
 ) -> Result<Json<StorageResponse>, ApiError> {
-    let user = state.svc.current_user(&p).await?;
-    let s = state.svc.storage_summary(user.id).await?;
+    let s = state.domain.files.summary(p.user_id()).await?;
     Ok(Json(StorageResponse { total_bytes: s.total_bytes, file_count: s.file_count }))
 }
 
@@ -170,27 +193,12 @@ async fn storage(
 async fn settings(
     State(state): State<AppState>,
     Authed(p, ..): Authed<Unauthorized>,
-    JsonObject(f, ..): JsonObject<ApiError>,
-) -> Result<Json<Value>, ApiError> {
-    let user = state.svc.current_user(&p).await?;
-    let mut errors = FieldErrors::new();
-    let tz = match f.nullable_string("tz", &mut errors) {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(name)) => match TimeZoneName::parse(&name) {
-            Ok(tz) => Some(Some(tz)),
-            Err(m) => {
-                errors.add("tz", m);
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::fields(errors).with_message("Unexpected error"));
-    }
+    Body(req, ..): Body<SettingsRequest, Unauthorized>,
+) -> Result<Json<Value>, Unauthorized> {
+    let change = SettingsChange::try_from(req).map_err(|e| error::unexpected(e.into()))?;
     let mut updated = serde_json::Map::new();
-    if let Some(tz) = tz
-        && let Some(new) = state.svc.update_time_zone(user.id, tz).await.map_err(ApiError::unexpected)?
+    if let Some(tz) = change.tz
+        && let Some(new) = state.domain.accounts.update_time_zone(p.user(), tz).await.map_err(error::unexpected)?
     {
         updated.insert("tz".into(), json!(new));
     }

@@ -8,16 +8,21 @@ use axum::{
     routing::post,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{ApiError, MessageResponse, TAG};
 use crate::{
-    domain::{FieldErrors, auth::LoginName, types::Password},
+    domain::{
+        AuthFailure, Error, FieldErrors, Invalid,
+        accounts::LoginName,
+        model::{Password, Via},
+    },
     http::{
         AppState,
         auth::{Authed, CSRF_COOKIE, ClientIp, SESSION_COOKIE},
-        json::JsonObject,
+        json::{Body, Input},
     },
 };
 
@@ -25,14 +30,39 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/users/session/", post(sign_in).delete(sign_out))
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignInRequest {
     /// E-mail or username (one of them).
-    email: Option<String>,
-    username: Option<String>,
-    #[schema(min_length = 1, max_length = 4096)]
-    password: String,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "user@example.com")]
+    email: Input,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    username: Input,
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, max_length = 4096)]
+    password: Input,
+}
+
+struct SignIn(LoginName, Password);
+
+impl TryFrom<SignInRequest> for SignIn {
+    type Error = FieldErrors;
+
+    fn try_from(r: SignInRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = match (r.email.optional("email", &mut errors), r.username.optional("username", &mut errors)) {
+            (Some(e), _) if !e.trim().is_empty() => Some(LoginName::Email(e)),
+            (_, Some(u)) if !u.trim().is_empty() => Some(LoginName::Username(u)),
+            _ => {
+                errors.add("email", Invalid::Required);
+                None
+            }
+        };
+        let password = r.password.required_as("password", &mut errors, Password::for_login);
+        let (name, password) = errors.into_result(name.zip(password))?;
+        Ok(SignIn(name, password))
+    }
 }
 
 fn secure(state: &AppState) -> bool {
@@ -52,22 +82,10 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
-    JsonObject(f, ..): JsonObject<ApiError>,
+    Body(req, ..): Body<SignInRequest, ApiError>,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::new();
-    let name = match (f.string("email", &mut errors), f.string("username", &mut errors)) {
-        (Some(e), _) if !e.trim().is_empty() => Some(LoginName::Email(e)),
-        (_, Some(u)) if !u.trim().is_empty() => Some(LoginName::Username(u)),
-        _ => {
-            errors.add("email", "This field is required.");
-            None
-        }
-    };
-    let password = f.required_parsed("password", &mut errors, Password::for_login);
-    let (Some(name), Some(password), true) = (name, password, errors.is_empty()) else {
-        return Err(ApiError::fields(errors));
-    };
-    let session = state.svc.start_web_session(ip, &name, &password).await?;
+    let SignIn(name, password) = req.try_into()?;
+    let session = state.domain.accounts.sign_in_browser(ip, &name, &password).await?;
     let max_age = time_from(session.expires_at);
     let sid = Cookie::build((SESSION_COOKIE, session.cookie_value().to_string()))
         .path("/")
@@ -94,7 +112,7 @@ pub async fn sign_in(
 }
 
 fn time_from(expires_at: jiff::Timestamp) -> cookie::time::Duration {
-    let secs = expires_at.as_second() - jiff::Timestamp::now().as_second();
+    let secs = expires_at.as_second().saturating_sub(jiff::Timestamp::now().as_second());
     cookie::time::Duration::seconds(secs.max(0))
 }
 
@@ -110,8 +128,11 @@ pub async fn sign_out(
     jar: CookieJar,
     Authed(p, ..): Authed<ApiError>,
 ) -> Result<Response, ApiError> {
-    if let Some(session) = &p.session {
-        state.svc.end_session(session).await?;
+    if p.via() == Via::Cookie {
+        state.domain.sessions.end_session(&p).await?;
+    } else {
+        // This ends a browser session; JWT logins end through their own logout.
+        return Err(Error::Unauthenticated(AuthFailure::Missing).into());
     }
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/")).remove(Cookie::build(CSRF_COOKIE).path("/"));
     Ok((StatusCode::NO_CONTENT, jar).into_response())

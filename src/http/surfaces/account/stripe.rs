@@ -2,13 +2,17 @@
 //! reports payments to (`/api/users/stripe/webhook/`, fixed by the contract).
 
 use axum::{Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiError, MessageResponse, TAG, Unauthorized};
+use super::{ApiError, MessageResponse, TAG, Unauthorized, error::unexpected};
 use crate::{
-    domain::{Error, FieldErrors},
-    http::{AppState, auth::Authed, json::JsonObject},
+    domain::FieldErrors,
+    http::{
+        AppState,
+        auth::Authed,
+        json::{Body, Input},
+    },
 };
 
 pub fn router() -> Router<AppState> {
@@ -17,12 +21,21 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/stripe/webhook/", post(webhook))
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct CheckoutRequest {
     /// One of the plans configured in `USERD_STRIPE_PRICES`.
-    #[schema(example = "pro", min_length = 1)]
-    plan: String,
+    #[serde(default)]
+    #[schema(value_type = String, example = "pro", min_length = 1)]
+    plan: Input,
+}
+
+impl CheckoutRequest {
+    /// The plan name as sent; whether it is offered is the domain's to say.
+    fn plan(&self) -> Result<String, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let plan = self.plan.required("plan", &mut errors);
+        errors.into_result(plan)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -53,18 +66,10 @@ pub struct WebhookResponse {
 pub async fn checkout(
     State(state): State<AppState>,
     Authed(p, ..): Authed<Unauthorized>,
-    JsonObject(f, ..): JsonObject<ApiError>,
-) -> Result<Json<CheckoutResponse>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let plan = f.required_string("plan", &mut errors);
-    let (Some(plan), true) = (plan, errors.is_empty()) else {
-        return Err(ApiError::fields(errors).with_message("Unexpected error"));
-    };
-    let session = state.svc.start_checkout(&p, &plan).await.map_err(|e| match e {
-        // An account deactivated since its credential was issued reads as this document's 401.
-        Error::Unauthenticated(_) => Unauthorized::from(e).0,
-        other => ApiError::unexpected(other),
-    })?;
+    Body(req, ..): Body<CheckoutRequest, Unauthorized>,
+) -> Result<Json<CheckoutResponse>, Unauthorized> {
+    let plan = req.plan().map_err(|e| unexpected(e.into()))?;
+    let session = state.domain.billing.start_checkout(&p, &plan).await.map_err(unexpected)?;
     Ok(Json(CheckoutResponse { message: "ok", session_id: session.0 }))
 }
 
@@ -83,6 +88,6 @@ pub async fn webhook(
     body: Bytes,
 ) -> Result<Json<WebhookResponse>, ApiError> {
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
-    state.svc.handle_payment_event(signature, &body).await?;
+    state.domain.billing.handle_payment_event(signature, &body).await?;
     Ok(Json(WebhookResponse { received: true }))
 }

@@ -9,26 +9,24 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-pub use self::error::ApiError;
+pub use self::error::{ApiError, Dialect};
 use crate::{
     domain::{
         FieldErrors,
-        auth::{LoginName, Registration},
-        tokens::TokenPair,
-        types::{self, Email, Password},
-        user::User,
+        accounts::{LoginName, Registration},
+        model::{Email, Password, TokenPair, User, types},
     },
     http::{
         AppState,
         auth::{Authed, ClientIp},
-        json::JsonObject,
+        json::{Body, Input},
     },
 };
 
-type Body = JsonObject<ApiError>;
+type JsonBody<T> = Body<T, ApiError>;
 type Auth = Authed<ApiError>;
 
 pub fn router() -> Router<AppState> {
@@ -71,35 +69,98 @@ pub struct ErrorResponse {
     errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "user@example.com", min_length = 1)]
-    email: String,
+    #[serde(default)]
+    #[schema(value_type = String, example = "user@example.com", min_length = 1, max_length = 254)]
+    email: Input,
     /// At least 8 characters, not a common password, not only digits; at most 4096 bytes.
-    #[schema(example = "securepassword123", min_length = 8, max_length = 4096)]
-    password: String,
-    #[schema(example = "securepassword123", min_length = 8, max_length = 4096)]
-    confirm_password: String,
-    company_name: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
+    password: Input,
+    #[serde(default)]
+    #[schema(value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
+    confirm_password: Input,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 255)]
+    company_name: Input,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 150)]
+    first_name: Input,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 150)]
+    last_name: Input,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+impl TryFrom<RegisterRequest> for Registration {
+    type Error = FieldErrors;
+
+    fn try_from(r: RegisterRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let email = r.email.required_as("email", &mut errors, Email::parse);
+        let password = r.password.optional("password", &mut errors);
+        let confirm = r.confirm_password.optional("confirm_password", &mut errors);
+        let password = types::new_password_with_confirmation(
+            &mut errors,
+            "password",
+            password.as_deref(),
+            "confirm_password",
+            confirm.as_deref(),
+        );
+        let first_name = r.first_name.text("first_name", 150, &mut errors);
+        let last_name = r.last_name.text("last_name", 150, &mut errors);
+        let company_name = r.company_name.text("company_name", 255, &mut errors);
+        let (email, password) = errors.into_result(email.zip(password))?;
+        Ok(Registration {
+            first_name: first_name.unwrap_or_default(),
+            last_name: last_name.unwrap_or_default(),
+            company_name: company_name.unwrap_or_default(),
+            ..Registration::new(email, password)
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "user@example.com", min_length = 1)]
-    email: String,
-    #[schema(example = "securepassword123", min_length = 1, max_length = 4096)]
-    password: String,
+    #[serde(default)]
+    #[schema(value_type = String, example = "user@example.com", min_length = 1)]
+    email: Input,
+    #[serde(default)]
+    #[schema(value_type = String, example = "securepassword123", min_length = 1, max_length = 4096)]
+    password: Input,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// A parsed login of this document: by e-mail.
+struct Login(LoginName, Password);
+
+impl TryFrom<LoginRequest> for Login {
+    type Error = FieldErrors;
+
+    fn try_from(r: LoginRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let email = r.email.required("email", &mut errors);
+        let password = r.password.required_as("password", &mut errors, Password::for_login);
+        let (email, password) = errors.into_result(email.zip(password))?;
+        Ok(Login(LoginName::Email(email), password))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    #[schema(min_length = 1)]
-    refresh: String,
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1)]
+    refresh: Input,
+}
+
+impl RefreshRequest {
+    /// The token, or this document's 400 `Refresh token is required` (with the field's reason).
+    fn token(&self) -> Result<String, ApiError> {
+        let mut errors = FieldErrors::new();
+        match self.refresh.required("refresh", &mut errors) {
+            Some(t) => Ok(t.trim().to_string()),
+            None => Err(ApiError::fields(&errors).with_message("Refresh token is required")),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -182,36 +243,9 @@ async fn status() -> Json<StatusResponse> {
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonObject(f, ..): Body,
+    Body(req, ..): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
-    let mut errors = FieldErrors::new();
-    let email = f.required_parsed("email", &mut errors, Email::parse);
-    let password = f.string("password", &mut errors);
-    let confirm = f.string("confirm_password", &mut errors);
-    let password = types::new_password_with_confirmation(
-        &mut errors,
-        "password",
-        password.as_deref(),
-        "confirm_password",
-        confirm.as_deref(),
-    );
-    let first_name = f.text("first_name", 150, &mut errors);
-    let last_name = f.text("last_name", 150, &mut errors);
-    let company_name = f.text("company_name", 255, &mut errors);
-    let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
-        return Err(ApiError::fields(errors));
-    };
-    let reg = Registration {
-        email,
-        username: None,
-        password,
-        first_name: first_name.unwrap_or_default(),
-        last_name: last_name.unwrap_or_default(),
-        company_name: company_name.unwrap_or_default(),
-        bio: String::new(),
-        avatar: None,
-    };
-    let (user, pair) = state.svc.register(ip, reg).await?;
+    let (user, pair) = state.domain.accounts.register(ip, req.try_into()?).await?;
     Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", &user, pair))))
 }
 
@@ -228,15 +262,10 @@ async fn register(
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    JsonObject(f, ..): Body,
+    Body(req, ..): JsonBody<LoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let email = f.required_string("email", &mut errors);
-    let password = f.required_parsed("password", &mut errors, Password::for_login);
-    let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
-        return Err(ApiError::fields(errors));
-    };
-    let (user, pair) = state.svc.login(ip, &LoginName::Email(email), &password).await?;
+    let Login(name, password) = req.try_into()?;
+    let (user, pair) = state.domain.accounts.login(ip, &name, &password).await?;
     Ok(Json(auth_response("Login successful", &user, pair)))
 }
 
@@ -253,13 +282,11 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     Authed(principal, ..): Auth,
-    JsonObject(f, ..): Body,
+    Body(req, ..): JsonBody<RefreshRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let Some(refresh) = f.string("refresh", &mut errors).filter(|r| !r.trim().is_empty()) else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Refresh token is required"));
-    };
-    state.svc.logout(&principal, refresh.trim()).await.map_err(|e| match e {
+    // Document 002 answers a missing token with the sentence alone, without field errors.
+    let refresh = req.token().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Refresh token is required"))?;
+    state.domain.sessions.logout(&principal, &refresh).await.map_err(|e| match e {
         crate::domain::Error::InvalidToken => ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired"),
         other => other.into(),
     })?;
@@ -275,25 +302,17 @@ async fn logout(
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
-async fn refresh(State(state): State<AppState>, JsonObject(f, ..): Body) -> Result<Json<RefreshResponse>, ApiError> {
-    let mut errors = FieldErrors::new();
-    let Some(refresh) = f.required_string("refresh", &mut errors) else {
-        return Err(ApiError::fields(errors).with_message("Refresh token is required"));
-    };
-    let access = state.svc.refresh(refresh.trim()).await?;
+async fn refresh(State(state): State<AppState>, Body(req, ..): JsonBody<RefreshRequest>) -> Result<Json<RefreshResponse>, ApiError> {
+    let access = state.domain.sessions.refresh(&req.token()?).await?;
     Ok(Json(RefreshResponse { access }))
 }
 
 /// The authenticated user's profile.
-#[utoipa::path(get, path = "/api/users/profile/", tag = "002 · JWT users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users/profile/", tag = "002 · JWT users", security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = ProfileResponse, description = "Profile retrieved successfully"),
         (status = 401, body = ErrorResponse, description = "`Authentication credentials were not provided.`"),
     ))]
-async fn profile(
-    State(state): State<AppState>,
-    Authed(principal, ..): Auth,
-) -> Result<Json<ProfileResponse>, ApiError> {
-    let user = state.svc.current_user(&principal).await?;
-    Ok(Json(ProfileResponse { status: "success", message: "Profile retrieved successfully", data: (&user).into() }))
+async fn profile(Authed(principal, ..): Auth) -> Json<ProfileResponse> {
+    Json(ProfileResponse { status: "success", message: "Profile retrieved successfully", data: principal.user().into() })
 }

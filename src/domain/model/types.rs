@@ -6,7 +6,7 @@ use std::{collections::HashSet, fmt, sync::LazyLock};
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
-use super::error::FieldErrors;
+use crate::domain::error::{FieldErrors, Invalid};
 
 /// Internal numeric id; documents 002 and 003 show it as a number, 004 as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,6 +21,16 @@ impl fmt::Display for UserId {
 /// Public, unguessable id of a user (document 000's `external_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ExternalId(pub String);
+
+/// Id of a stored file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileId(pub String);
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Id of a login session: every JWT pair and every browser session belongs to one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,16 +50,16 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let v = raw.trim();
         if v.is_empty() {
-            return Err("This field may not be blank.");
+            return Err(Invalid::Blank);
         }
-        let invalid = "Enter a valid email address.";
+        let invalid = Invalid::Email;
         if v.len() > Self::MAX_LEN || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid);
         }
-        let (local, domain) = v.rsplit_once('@').ok_or(invalid)?;
+        let Some((local, domain)) = v.rsplit_once('@') else { return Err(invalid) };
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
@@ -119,21 +129,19 @@ pub struct Username(String);
 impl Username {
     pub const MAX_LEN: usize = 150;
 
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let v = raw.trim();
         if v.is_empty() {
-            return Err("This field may not be blank.");
+            return Err(Invalid::Blank);
         }
         if v.chars().count() > Self::MAX_LEN {
-            return Err("Ensure this field has no more than 150 characters.");
+            return Err(Invalid::TooLong { max: Self::MAX_LEN });
         }
         if !v.chars().all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c)) {
-            return Err(
-                "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
-            );
+            return Err(Invalid::Username);
         }
         if Self::is_reserved(v) {
-            return Err("This username is reserved.");
+            return Err(Invalid::ReservedUsername);
         }
         Ok(Username(v.to_string()))
     }
@@ -174,7 +182,7 @@ impl Username {
 }
 
 static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../../assets/common-passwords.txt").lines().map(str::trim).collect());
+    LazyLock::new(|| include_str!("../../../assets/common-passwords.txt").lines().map(str::trim).collect());
 
 /// A password as typed, NFKC-normalised; never printed (`SecretString`).
 pub struct Password(SecretString);
@@ -192,29 +200,29 @@ impl Password {
 
     /// A password offered for a login: only the size is checked, so an old password that
     /// predates a rule still works.
-    pub fn for_login(raw: &str) -> Result<Self, &'static str> {
+    pub fn for_login(raw: &str) -> Result<Self, Invalid> {
         if raw.is_empty() {
-            return Err("This field may not be blank.");
+            return Err(Invalid::Blank);
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err("Ensure this field has no more than 4096 characters.");
+            return Err(Invalid::TooLong { max: Self::MAX_BYTES });
         }
         Ok(Password(SecretString::from(raw.nfkc().collect::<String>())))
     }
 
-    /// A new password: every rule applies. Returns the messages in Django's wording.
-    pub fn new_password(raw: &str) -> Result<Self, Vec<&'static str>> {
+    /// A new password: every rule applies (Django's validators), each problem reported.
+    pub fn new_password(raw: &str) -> Result<Self, Vec<Invalid>> {
         let p = Self::for_login(raw).map_err(|e| vec![e])?;
         let v = p.0.expose_secret();
         let mut problems = Vec::new();
         if v.chars().count() < Self::MIN_CHARS {
-            problems.push("This password is too short. It must contain at least 8 characters.");
+            problems.push(Invalid::PasswordTooShort { min: Self::MIN_CHARS });
         }
         if COMMON_PASSWORDS.contains(v.to_lowercase().trim()) {
-            problems.push("This password is too common.");
+            problems.push(Invalid::PasswordTooCommon);
         }
         if v.chars().all(|c| c.is_ascii_digit()) {
-            problems.push("This password is entirely numeric.");
+            problems.push(Invalid::PasswordNumeric);
         }
         if problems.is_empty() { Ok(p) } else { Err(problems) }
     }
@@ -225,29 +233,30 @@ impl Password {
 }
 
 /// Validates a new password and its confirmation into `errors` under `field` / `confirm_field`.
+/// `None` for either means the field was not sent (or was refused already).
 pub fn new_password_with_confirmation(
     errors: &mut FieldErrors,
-    field: &str,
+    field: &'static str,
     password: Option<&str>,
-    confirm_field: &str,
+    confirm_field: &'static str,
     confirmation: Option<&str>,
 ) -> Option<Password> {
     let Some(raw) = password else {
-        errors.add(field, "This field is required.");
+        errors.add(field, Invalid::Required);
         return None;
     };
     let parsed = match Password::new_password(raw) {
         Ok(p) => Some(p),
-        Err(msgs) => {
-            for m in msgs {
-                errors.add(field, m);
+        Err(problems) => {
+            for why in problems {
+                errors.add(field, why);
             }
             None
         }
     };
     match confirmation {
-        None => errors.add(confirm_field, "This field is required."),
-        Some(c) if c != raw => errors.add(confirm_field, "Passwords do not match."),
+        None => errors.add(confirm_field, Invalid::Required),
+        Some(c) if c != raw => errors.add(confirm_field, Invalid::PasswordMismatch),
         Some(_) => {}
     }
     parsed
@@ -258,9 +267,9 @@ pub fn new_password_with_confirmation(
 pub struct TimeZoneName(String);
 
 impl TimeZoneName {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let v = raw.trim();
-        let invalid = || format!("'{v}' is not a known IANA time zone.");
+        let invalid = || Invalid::TimeZone { given: v.chars().take(64).collect() };
         if v.is_empty() || v.len() > 64 {
             return Err(invalid());
         }
@@ -273,18 +282,17 @@ impl TimeZoneName {
     }
 }
 
-/// A name-like free-text field: trimmed, at most `max` characters.
-pub fn text_field(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> Option<String> {
-    let v = value?.trim();
+/// A name-like free-text field: trimmed, at most `max` characters, no control characters
+/// but newlines and tabs.
+pub fn text(raw: &str, max: usize) -> Result<String, Invalid> {
+    let v = raw.trim();
     if v.chars().count() > max {
-        errors.add(field, format!("Ensure this field has no more than {max} characters."));
-        return None;
+        return Err(Invalid::TooLong { max });
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        errors.add(field, "This field may not contain control characters.");
-        return None;
+        return Err(Invalid::ControlCharacters);
     }
-    Some(v.to_string())
+    Ok(v.to_string())
 }
 
 #[cfg(test)]
@@ -351,6 +359,7 @@ mod tests {
     fn time_zones_are_real_iana_names() {
         assert_eq!(TimeZoneName::parse("America/New_York").map(|t| t.0), Ok("America/New_York".into()));
         assert_eq!(TimeZoneName::parse("UTC").map(|t| t.0), Ok("UTC".into()));
+        assert_eq!(TimeZoneName::parse(" Mars/Base "), Err(Invalid::TimeZone { given: "Mars/Base".into() }));
         for bad in ["Mars/Olympus_Mons", "", "../../etc/passwd", "+05:00"] {
             assert!(TimeZoneName::parse(bad).is_err(), "{bad}");
         }

@@ -1,22 +1,16 @@
 //! Browser sessions: a server-side session named by the `sessionid` cookie, and a CSRF
 //! token derived from the session's secret (Django's `csrftoken` / `X-CSRFToken`).
 
-use std::net::IpAddr;
-
 use aws_lc_rs::hmac;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
-use tracing::instrument;
 
-use super::{
-    Service,
-    auth::{LoginName, Principal, Via},
-    crypto,
-    error::{Error, Result},
-    ports::{SessionKind, SessionRecord},
-    types::{Password, SessionId},
-    user::User,
+use super::Sessions;
+use crate::domain::{
+    clock, crypto,
+    error::{CsrfFailure, Error, Result},
+    model::{Principal, SessionId, SessionKind, SessionRecord, User, Via},
 };
 
 /// A started browser session: the cookie values to set.
@@ -40,33 +34,29 @@ fn csrf_for(secret: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(hmac::sign(&key, b"userd csrf v1").as_ref())
 }
 
-impl Service {
-    /// Checks the password and starts a browser session.
-    #[instrument(skip_all)]
-    pub async fn start_web_session(
-        &self,
-        ip: Option<IpAddr>,
-        name: &LoginName,
-        password: &Password,
-    ) -> Result<WebSession> {
-        let user = self.verify_credentials(ip, name, password).await?;
+impl Sessions {
+    /// Starts a browser session for a user whose credentials were checked.
+    pub(in crate::domain) async fn start_web(&self, user: User) -> Result<WebSession> {
         let secret = crypto::random_bytes(32)?;
-        let expires_at =
-            Timestamp::now() + SignedDuration::try_from(self.tokens.refresh_ttl()).unwrap_or(SignedDuration::MAX);
+        let now = self.clock.now();
         let session = SessionRecord {
             id: SessionId(crypto::random_token(16)?),
             user_id: user.id,
             kind: SessionKind::Web,
             secret_hash: Some(crypto::sha256(&secret)),
-            expires_at,
+            created_at: now,
+            expires_at: clock::after(now, self.tokens.refresh_ttl())?,
             revoked: false,
         };
-        self.sessions.create_session(&session).await?;
+        let mut tx = self.uow.begin().await?;
+        tx.insert_session(&session).await?;
+        tx.commit().await?;
         let cookie = SecretString::from(format!("{}.{}", session.id.0, URL_SAFE_NO_PAD.encode(&secret)));
-        Ok(WebSession { user, cookie, csrf_token: csrf_for(&secret), expires_at })
+        Ok(WebSession { user, cookie, csrf_token: csrf_for(&secret), expires_at: session.expires_at })
     }
 
-    /// The session a `sessionid` cookie names, if it is live and its secret matches.
+    /// The session a `sessionid` cookie names, if it is live, its secret matches and its
+    /// account is active.
     pub async fn authenticate_cookie(&self, cookie: &str) -> Result<Option<CookieSession>> {
         let Some((id, secret)) = cookie.split_once('.') else { return Ok(None) };
         let Ok(secret) = URL_SAFE_NO_PAD.decode(secret) else { return Ok(None) };
@@ -74,24 +64,25 @@ impl Service {
             return Ok(None);
         }
         let id = SessionId(id.to_string());
-        let Some(record) = self.sessions.session(&id).await? else { return Ok(None) };
-        let live = !record.revoked && record.expires_at > Timestamp::now() && record.kind == SessionKind::Web;
+        let Some(record) = self.store.session(&id).await? else { return Ok(None) };
+        let live = !record.revoked && record.expires_at > self.clock.now() && record.kind == SessionKind::Web;
         let matches = record.secret_hash.as_deref().is_some_and(|h| crypto::ct_eq(h, &crypto::sha256(&secret)));
         if !(live && matches) {
             return Ok(None);
         }
-        Ok(Some(CookieSession {
-            principal: Principal { user_id: record.user_id, session: Some(id), via: Via::Cookie },
-            csrf_token: csrf_for(&secret),
-        }))
+        match self.principal(record.user_id, Some(id), Via::Cookie).await {
+            Ok(principal) => Ok(Some(CookieSession { principal, csrf_token: csrf_for(&secret) })),
+            Err(Error::Unauthenticated(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Checks the `X-CSRFToken` header of an unsafe request made with a session cookie.
     pub fn check_csrf(&self, session: &CookieSession, header: Option<&str>) -> Result<()> {
         match header {
-            None | Some("") => Err(Error::CsrfFailed("CSRF Failed: CSRF token missing.")),
+            None | Some("") => Err(Error::Csrf(CsrfFailure::Missing)),
             Some(h) if crypto::ct_eq(h.trim().as_bytes(), session.csrf_token.as_bytes()) => Ok(()),
-            Some(_) => Err(Error::CsrfFailed("CSRF Failed: CSRF token incorrect.")),
+            Some(_) => Err(Error::Csrf(CsrfFailure::Incorrect)),
         }
     }
 }

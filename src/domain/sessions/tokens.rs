@@ -14,13 +14,13 @@ use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::domain::{
+    clock::Clock,
     crypto::{self, Sealer},
     error::{Error, Result},
-    ports::{KeyStore, StoredKey},
-    types::{SessionId, UserId},
+    model::{JwtAlg, SessionId, StoredKey, TokenPair, UserId},
+    ports::KeyStore,
 };
-use crate::config::JwtAlg;
 
 /// Allowed clock difference between nodes when checking `exp` and `iat`.
 const LEEWAY_SECS: u64 = 5;
@@ -57,12 +57,6 @@ impl Claims {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct TokenPair {
-    pub access: String,
-    pub refresh: String,
-}
-
 struct Ring {
     signing_kid: String,
     signing: EncodingKey,
@@ -79,6 +73,14 @@ pub struct Tokens {
     access_ttl: Duration,
     refresh_ttl: Duration,
     ring: Arc<RwLock<Arc<Ring>>>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What [`Tokens::load`] needs.
+pub struct TokenSettings {
+    pub alg: JwtAlg,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
 }
 
 fn alg_name(alg: JwtAlg) -> &'static str {
@@ -96,7 +98,7 @@ fn jwt_alg(alg: JwtAlg) -> Algorithm {
 }
 
 /// Creates a new key of `alg`, its private half sealed for storage.
-pub fn generate_key(alg: JwtAlg, sealer: &Sealer) -> Result<StoredKey> {
+pub fn generate_key(alg: JwtAlg, sealer: &Sealer, now: Timestamp) -> Result<StoredKey> {
     let kid = crypto::random_token(12)?;
     let (private, public) = match alg {
         JwtAlg::EdDsa => {
@@ -113,7 +115,7 @@ pub fn generate_key(alg: JwtAlg, sealer: &Sealer) -> Result<StoredKey> {
         kid,
         alg: alg_name(alg).to_string(),
         public,
-        created_at: Timestamp::now(),
+        created_at: now,
     })
 }
 
@@ -122,22 +124,23 @@ impl Tokens {
     pub async fn load(
         store: Arc<dyn KeyStore>,
         sealer: Arc<Sealer>,
-        alg: JwtAlg,
-        access_ttl: Duration,
-        refresh_ttl: Duration,
+        settings: TokenSettings,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let ring = Self::build_ring(store.as_ref(), &sealer, alg, true).await?;
-        Ok(Tokens { store, sealer, alg, access_ttl, refresh_ttl, ring: Arc::new(RwLock::new(Arc::new(ring))) })
+        let TokenSettings { alg, access_ttl, refresh_ttl } = settings;
+        let ring = Self::build_ring(store.as_ref(), &sealer, alg, Some(clock.now())).await?;
+        Ok(Tokens { store, sealer, alg, access_ttl, refresh_ttl, ring: Arc::new(RwLock::new(Arc::new(ring))), clock })
     }
 
-    async fn build_ring(store: &dyn KeyStore, sealer: &Sealer, alg: JwtAlg, create: bool) -> Result<Ring> {
+    /// `create_at`: when the database has no key of `alg`, create one dated then.
+    async fn build_ring(store: &dyn KeyStore, sealer: &Sealer, alg: JwtAlg, create_at: Option<Timestamp>) -> Result<Ring> {
         let name = alg_name(alg);
         let mut keys: Vec<StoredKey> = store.signing_keys().await?.into_iter().filter(|k| k.alg == name).collect();
         if keys.is_empty() {
-            if !create {
+            let Some(now) = create_at else {
                 return Err(anyhow::anyhow!("no {name} signing key in the database").into());
-            }
-            let key = generate_key(alg, sealer)?;
+            };
+            let key = generate_key(alg, sealer, now)?;
             store.insert_signing_key(&key).await?;
             // Another node may have created one at the same moment; read back what won.
             keys = store.signing_keys().await?.into_iter().filter(|k| k.alg == name).collect();
@@ -185,7 +188,7 @@ impl Tokens {
         if self.ring().loaded_at.elapsed() < Duration::from_secs(1) {
             return Ok(());
         }
-        let fresh = Arc::new(Self::build_ring(self.store.as_ref(), &self.sealer, self.alg, false).await?);
+        let fresh = Arc::new(Self::build_ring(self.store.as_ref(), &self.sealer, self.alg, None).await?);
         match self.ring.write() {
             Ok(mut r) => *r = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -204,7 +207,7 @@ impl Tokens {
 
     fn sign(&self, user: UserId, session: &SessionId, token_type: TokenType, ttl: Duration) -> Result<String> {
         let ring = self.ring();
-        let now = Timestamp::now().as_second();
+        let now = self.clock.now().as_second();
         let claims = Claims {
             sub: user.0.to_string(),
             user_id: user.0,
@@ -246,13 +249,18 @@ impl Tokens {
         }
         let key = ring.verifying.get(&kid).ok_or(Error::InvalidToken)?;
         let mut validation = Validation::new(jwt_alg(self.alg));
-        validation.leeway = LEEWAY_SECS;
+        // Expiry is checked below against the domain's clock, with the same leeway.
+        validation.validate_exp = false;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|_| Error::InvalidToken)?;
         let claims = data.claims;
-        let now = Timestamp::now().as_second();
-        if claims.token_type != expected || claims.iat > now + LEEWAY_SECS as i64 {
+        let now = self.clock.now().as_second();
+        let leeway = LEEWAY_SECS as i64;
+        if claims.token_type != expected
+            || claims.iat > now.saturating_add(leeway)
+            || claims.exp.saturating_add(leeway) < now
+        {
             return Err(Error::InvalidToken);
         }
         Ok(claims)

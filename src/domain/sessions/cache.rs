@@ -13,10 +13,7 @@ use std::{
 
 use jiff::Timestamp;
 
-use super::{
-    ports::Revocation,
-    types::{SessionId, UserId},
-};
+use crate::domain::model::{Revocation, SessionId, UserId};
 
 const MAX_AGE: Duration = Duration::from_secs(30);
 const CAPACITY: usize = 100_000;
@@ -42,9 +39,9 @@ impl SessionCache {
     }
 
     /// The owner of a live session, if this node has seen it recently.
-    pub fn get(&self, id: &SessionId) -> Option<UserId> {
+    pub fn get(&self, id: &SessionId, now: Timestamp) -> Option<UserId> {
         self.with(|m| match m.get(id) {
-            Some(e) if e.cached_at.elapsed() < MAX_AGE && e.expires_at > Timestamp::now() => Some(e.user),
+            Some(e) if e.cached_at.elapsed() < MAX_AGE && e.expires_at > now => Some(e.user),
             Some(_) => {
                 m.remove(id);
                 None
@@ -84,14 +81,14 @@ mod tests {
         cache.insert(SessionId("a".into()), UserId(1), later);
         cache.insert(SessionId("b".into()), UserId(1), later);
         cache.insert(SessionId("c".into()), UserId(2), later);
-        assert_eq!(cache.get(&SessionId("a".into())), Some(UserId(1)));
+        assert_eq!(cache.get(&SessionId("a".into()), Timestamp::now()), Some(UserId(1)));
         cache.apply(&Revocation::Session(SessionId("a".into())));
-        assert_eq!(cache.get(&SessionId("a".into())), None);
+        assert_eq!(cache.get(&SessionId("a".into()), Timestamp::now()), None);
         cache.apply(&Revocation::User(UserId(1)));
-        assert_eq!(cache.get(&SessionId("b".into())), None);
-        assert_eq!(cache.get(&SessionId("c".into())), Some(UserId(2)));
+        assert_eq!(cache.get(&SessionId("b".into()), Timestamp::now()), None);
+        assert_eq!(cache.get(&SessionId("c".into()), Timestamp::now()), Some(UserId(2)));
         cache.apply(&Revocation::All);
-        assert_eq!(cache.get(&SessionId("c".into())), None);
+        assert_eq!(cache.get(&SessionId("c".into()), Timestamp::now()), None);
     }
 
     #[test]
@@ -99,6 +96,6 @@ mod tests {
         let cache = SessionCache::default();
         let past = Timestamp::now() - jiff::SignedDuration::from_secs(1);
         cache.insert(SessionId("a".into()), UserId(1), past);
-        assert_eq!(cache.get(&SessionId("a".into())), None);
+        assert_eq!(cache.get(&SessionId("a".into()), Timestamp::now()), None);
     }
 }

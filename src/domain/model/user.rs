@@ -40,11 +40,13 @@ impl User {
 }
 
 /// What registration stores; the password is already hashed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     pub external_id: ExternalId,
     pub email: Email,
     pub username: Username,
+    /// The username was made from the e-mail, so a taken one may get a suffix.
+    pub generated_username: bool,
     pub password_hash: Option<String>,
     pub first_name: String,
     pub last_name: String,
@@ -52,6 +54,19 @@ pub struct NewUser {
     pub bio: String,
     pub avatar: Option<String>,
     pub is_staff: bool,
+}
+
+/// Leaves the password hash out, so a logged record cannot be attacked offline.
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("external_id", &self.external_id)
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "***"))
+            .field("is_staff", &self.is_staff)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Fields a profile update may change; `None` leaves a field as it is.

@@ -1,0 +1,258 @@
+//! Accounts and credentials: registration, password login, profiles, time zones,
+//! password changes and staff accounts. Starting and ending sessions is the sessions
+//! area's; this one decides who may have one.
+
+use std::{net::IpAddr, sync::Arc};
+
+use tracing::instrument;
+
+use super::{
+    clock::Clock,
+    crypto,
+    error::{Error, Result},
+    model::{
+        Email, ExternalId, NewUser, Password, ProfileUpdate, Revocation, TimeZoneName, TokenPair, User, UserId,
+        Username,
+    },
+    passwords::PasswordHasher,
+    ports::{Tx, UnitOfWork, UserStore},
+    sessions::{Sessions, web::WebSession},
+    throttle::Throttle,
+};
+
+/// Everything registration needs, already parsed by the surface.
+#[derive(Debug)]
+pub struct Registration {
+    pub email: Email,
+    /// `None`: generated from the e-mail.
+    pub username: Option<Username>,
+    pub password: Password,
+    pub first_name: String,
+    pub last_name: String,
+    pub company_name: String,
+    pub bio: String,
+    pub avatar: Option<String>,
+}
+
+impl Registration {
+    /// A registration with only the required fields.
+    pub fn new(email: Email, password: Password) -> Self {
+        Registration {
+            email,
+            username: None,
+            password,
+            first_name: String::new(),
+            last_name: String::new(),
+            company_name: String::new(),
+            bio: String::new(),
+            avatar: None,
+        }
+    }
+}
+
+/// How a login names the account.
+#[derive(Debug, Clone)]
+pub enum LoginName {
+    Email(String),
+    Username(String),
+}
+
+/// Tries a generated username gets before registration gives up.
+const USERNAME_TRIES: u32 = 8;
+
+#[derive(Clone)]
+pub struct Accounts {
+    users: Arc<dyn UserStore>,
+    uow: Arc<dyn UnitOfWork>,
+    sessions: Sessions,
+    hasher: PasswordHasher,
+    throttle: Throttle,
+    clock: Arc<dyn Clock>,
+}
+
+/// The ports and parts the accounts area runs on.
+pub struct AccountPorts {
+    pub users: Arc<dyn UserStore>,
+    pub uow: Arc<dyn UnitOfWork>,
+    pub sessions: Sessions,
+    pub hasher: PasswordHasher,
+    pub throttle: Throttle,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Accounts {
+    pub fn new(p: AccountPorts) -> Self {
+        Accounts {
+            users: p.users,
+            uow: p.uow,
+            sessions: p.sessions,
+            hasher: p.hasher,
+            throttle: p.throttle,
+            clock: p.clock,
+        }
+    }
+
+    /// Creates the account and its first login session, in one transaction: either both
+    /// exist afterwards or neither does.
+    #[instrument(skip_all)]
+    pub async fn register(&self, ip: Option<IpAddr>, reg: Registration) -> Result<(User, TokenPair)> {
+        self.throttle.register(ip)?;
+        let new = self.new_user(reg, false).await?;
+        let mut tx = self.uow.begin().await?;
+        let user = self.insert_user(tx.as_mut(), new).await?;
+        let (session, pair) = self.sessions.new_jwt_session(user.id)?;
+        tx.insert_session(&session).await?;
+        tx.commit().await?;
+        self.sessions.remember(&session);
+        Ok((user, pair))
+    }
+
+    /// Hashes the password (before any transaction opens: it takes tens of milliseconds).
+    async fn new_user(&self, reg: Registration, is_staff: bool) -> Result<NewUser> {
+        let password_hash = self.hasher.hash(&reg.password).await?;
+        let generated = reg.username.is_none();
+        Ok(NewUser {
+            external_id: ExternalId(crypto::random_token(16)?),
+            username: reg.username.unwrap_or_else(|| Username::from_email(&reg.email)),
+            generated_username: generated,
+            email: reg.email,
+            password_hash: Some(password_hash),
+            first_name: reg.first_name,
+            last_name: reg.last_name,
+            company_name: reg.company_name,
+            bio: reg.bio,
+            avatar: reg.avatar,
+            is_staff,
+        })
+    }
+
+    /// Inserts the user; a generated username that is taken gets a random numeric suffix.
+    async fn insert_user(&self, tx: &mut dyn Tx, mut new: NewUser) -> Result<User> {
+        let base = new.username.clone();
+        let now = self.clock.now();
+        for attempt in 0..USERNAME_TRIES {
+            if new.generated_username && attempt > 0 {
+                let n = u32::from_le_bytes(crypto::random_bytes(4)?.try_into().unwrap_or([0; 4])) % 10_000;
+                new.username = base.with_suffix(n);
+            }
+            match tx.insert_user(&new, now).await {
+                Err(Error::Conflict { field: "username" }) if new.generated_username => continue,
+                other => return other,
+            }
+        }
+        Err(anyhow::anyhow!("could not find a free username").into())
+    }
+
+    /// Checks a password; unknown account, wrong password and inactive account answer alike
+    /// and cost the same.
+    #[instrument(skip_all)]
+    pub async fn verify_credentials(&self, ip: Option<IpAddr>, name: &LoginName, password: &Password) -> Result<User> {
+        let key = match name {
+            LoginName::Email(e) | LoginName::Username(e) => e.trim().to_lowercase(),
+        };
+        self.throttle.login(ip, &key)?;
+        let found = match name {
+            LoginName::Email(_) => self.users.credentials_by_email(&key).await?,
+            LoginName::Username(_) => self.users.credentials_by_username(&key).await?,
+        };
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, None),
+        };
+        let ok = self.hasher.verify(password, hash.as_deref()).await?;
+        match user {
+            Some(user) if ok && user.is_active => Ok(user),
+            _ => Err(Error::InvalidCredentials),
+        }
+    }
+
+    /// Password login that starts a JWT session.
+    pub async fn login(&self, ip: Option<IpAddr>, name: &LoginName, password: &Password) -> Result<(User, TokenPair)> {
+        let user = self.verify_credentials(ip, name, password).await?;
+        let pair = self.sessions.start_jwt(user.id).await?;
+        Ok((user, pair))
+    }
+
+    /// Password login that starts a browser session.
+    pub async fn sign_in_browser(
+        &self,
+        ip: Option<IpAddr>,
+        name: &LoginName,
+        password: &Password,
+    ) -> Result<WebSession> {
+        let user = self.verify_credentials(ip, name, password).await?;
+        self.sessions.start_web(user).await
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<User> {
+        self.users.user_by_id(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Applies the fields that are set; an unchanged profile is returned as it is.
+    #[instrument(skip_all)]
+    pub async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
+        if update.is_empty() {
+            return self.user(id).await;
+        }
+        self.users.update_profile(id, update, self.clock.now()).await
+    }
+
+    /// Sets or clears the time zone; returns the new value when it changed.
+    #[instrument(skip_all)]
+    pub async fn update_time_zone(&self, user: &User, tz: Option<TimeZoneName>) -> Result<Option<Option<String>>> {
+        let new = tz.map(|t| t.as_str().to_string());
+        if user.tz == new {
+            return Ok(None);
+        }
+        let update = ProfileUpdate { tz: Some(new.clone()), ..ProfileUpdate::default() };
+        self.users.update_profile(user.id, &update, self.clock.now()).await?;
+        Ok(Some(new))
+    }
+
+    /// Sets a new password and revokes every session of the user on every node, in one
+    /// transaction with the announcement queued.
+    #[instrument(skip_all)]
+    pub async fn change_password(&self, user: UserId, password: &Password) -> Result<()> {
+        self.set_password(user, password, None).await
+    }
+
+    async fn set_password(&self, user: UserId, password: &Password, staff: Option<bool>) -> Result<()> {
+        let hash = self.hasher.hash(password).await?;
+        let revocation = Revocation::User(user);
+        let now = self.clock.now();
+        let mut tx = self.uow.begin().await?;
+        if let Some(is_staff) = staff {
+            tx.set_staff(user, is_staff, now).await?;
+        }
+        tx.set_password_hash(user, &hash, now).await?;
+        let queued = self.sessions.revoke(tx.as_mut(), &revocation).await?;
+        tx.commit().await?;
+        self.sessions.revoked(&revocation, queued).await;
+        Ok(())
+    }
+
+    /// Keeps the throttle's memory bounded.
+    pub fn spawn_background(&self) {
+        let throttle = self.throttle.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                throttle.housekeeping();
+            }
+        });
+    }
+
+    /// Creates a staff user, or promotes and re-passwords an existing one (`userd create-admin`).
+    pub async fn create_admin(&self, email: Email, password: Password) -> Result<User> {
+        if let Some((user, _)) = self.users.credentials_by_email(&email.key()).await? {
+            self.set_password(user.id, &password, Some(true)).await?;
+            return self.user(user.id).await;
+        }
+        let new = self.new_user(Registration::new(email, password), true).await?;
+        let mut tx = self.uow.begin().await?;
+        let user = self.insert_user(tx.as_mut(), new).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,21 @@
+//! The values the domain's areas share. This module is a leaf: it imports no service, so
+//! every service and every port can use it without an import circle.
+
+pub mod billing;
+pub mod effect;
+pub mod file;
+pub mod page;
+pub mod principal;
+pub mod session;
+pub mod types;
+pub mod user;
+
+pub use self::{
+    effect::{Effect, OutboxItem},
+    file::{FileStatus, StorageSummary, StoredFile},
+    page::{Cursor, Page, PageRequest},
+    principal::{Principal, Via},
+    session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
+    types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
+    user::{NewUser, ProfileUpdate, User},
+};

@@ -1,0 +1,210 @@
+//! Transactions: the [`UnitOfWork`] of the domain on either backend. Every write of a use
+//! case that writes several rows, and the outbox rows of its effects, go through one.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
+
+use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::USER_COLUMNS, users::UserRow};
+use crate::domain::{
+    Error, Result,
+    model::{Effect, NewUser, SessionId, SessionRecord, User, UserId},
+    ports::{Tx, UnitOfWork},
+};
+
+pub(crate) enum Conn {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+pub(crate) struct SqlTx {
+    conn: Conn,
+}
+
+#[async_trait]
+impl UnitOfWork for SqlStore {
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        let conn = match &self.db {
+            Db::Sqlite { writer, .. } => Conn::Sqlite(writer.begin().await.map_err(db_err)?),
+            Db::Postgres(pool) => Conn::Postgres(pool.begin().await.map_err(db_err)?),
+        };
+        Ok(Box::new(SqlTx { conn }))
+    }
+}
+
+impl SqlTx {
+    /// Which unique field an insert collided with, read inside the transaction.
+    async fn conflicting_field(&mut self, email_key: &str, username_key: &str) -> Result<Error> {
+        let (email, username): (i64, i64) = on_tx!(&mut self.conn, |c| sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users WHERE email_key = $1), (SELECT COUNT(*) FROM users WHERE username_key = $2)"
+        )
+        .bind(email_key)
+        .bind(username_key)
+        .fetch_one(&mut **c)
+        .await
+        .map_err(db_err)?);
+        Ok(match (email, username) {
+            (e, _) if e > 0 => Error::Conflict { field: "email" },
+            (_, u) if u > 0 => Error::Conflict { field: "username" },
+            _ => Error::internal(anyhow::anyhow!("unique violation on an unexpected column")),
+        })
+    }
+}
+
+#[async_trait]
+impl Tx for SqlTx {
+    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> Result<User> {
+        let sql = format!(
+            "INSERT INTO users (external_id, email, email_key, username, username_key, password_hash, first_name, \
+             last_name, company_name, bio, avatar, is_staff, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {USER_COLUMNS}"
+        );
+        // In a savepoint, so a unique violation leaves the transaction usable (PostgreSQL
+        // refuses every statement of a transaction after an error otherwise).
+        let result: std::result::Result<UserRow, sqlx::Error> = on_tx!(&mut self.conn, |c| {
+            let mut savepoint = sqlx::Connection::begin(&mut **c).await.map_err(db_err)?;
+            let inserted = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(&new.external_id.0)
+                .bind(new.email.as_str())
+                .bind(new.email.key())
+                .bind(new.username.as_str())
+                .bind(new.username.key())
+                .bind(&new.password_hash)
+                .bind(&new.first_name)
+                .bind(&new.last_name)
+                .bind(&new.company_name)
+                .bind(&new.bio)
+                .bind(&new.avatar)
+                .bind(new.is_staff)
+                .bind(micros(now))
+                .fetch_one(&mut *savepoint)
+                .await;
+            match inserted {
+                Ok(row) => {
+                    savepoint.commit().await.map_err(db_err)?;
+                    Ok(row)
+                }
+                Err(e) => {
+                    savepoint.rollback().await.map_err(db_err)?;
+                    Err(e)
+                }
+            }
+        });
+        match result {
+            Ok(row) => Ok(row.into()),
+            Err(e) if is_unique_violation(&e) => Err(self.conflicting_field(&new.email.key(), &new.username.key()).await?),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn insert_session(&mut self, s: &SessionRecord) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "INSERT INTO sessions (id, user_id, kind, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(&s.id.0)
+        .bind(s.user_id.0)
+        .bind(s.kind.as_str())
+        .bind(&s.secret_hash)
+        .bind(micros(s.created_at))
+        .bind(micros(s.expires_at))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn set_password_hash(&mut self, user: UserId, hash: &str, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(micros(now))
+            .bind(user.0)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn set_staff(&mut self, user: UserId, is_staff: bool, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET is_staff = $1, updated_at = $2 WHERE id = $3")
+            .bind(is_staff)
+            .bind(micros(now))
+            .bind(user.0)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn revoke_session(&mut self, id: &SessionId, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
+        )
+        .bind(micros(now))
+        .bind(&id.0)
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"
+        )
+        .bind(micros(now))
+        .bind(user.0)
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn blacklist_refresh(
+        &mut self,
+        jti: &str,
+        user: UserId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "INSERT INTO refresh_blacklist (jti, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(user.0)
+        .bind(micros(expires_at))
+        .bind(micros(now))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64> {
+        let (kind, payload) = effect.encode();
+        let id: i64 = on_tx!(&mut self.conn, |c| sqlx::query_scalar(
+            "INSERT INTO outbox (kind, payload, attempts, due_at, created_at) VALUES ($1, $2, 0, $3, $4) RETURNING id"
+        )
+        .bind(kind)
+        .bind(&payload)
+        .bind(micros(due))
+        .bind(micros(now))
+        .fetch_one(&mut **c)
+        .await
+        .map_err(db_err)?);
+        Ok(id)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        match self.conn {
+            Conn::Sqlite(tx) => tx.commit().await.map_err(db_err),
+            Conn::Postgres(tx) => tx.commit().await.map_err(db_err),
+        }
+    }
+}
