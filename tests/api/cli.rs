@@ -41,6 +41,9 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
         ("USERD_JWT_ALG", "RS256"),
         ("USERD_BIND", "everywhere"),
         ("USERD_DATABASE_URL", "mysql://x"),
+        ("USERD_REFRESH_TTL", "100000000d"),
+        ("USERD_ACCESS_TTL", "99999999999999999999s"),
+        ("USERD_SECRET_KEY_FILE", "/nonexistent/userd-secret-key"),
     ];
     for (var, value) in cases {
         let out = userd(dir.path()).env(var, value).output().expect("run");
@@ -50,6 +53,43 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
         assert!(err.contains(var), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+#[test]
+fn an_out_of_range_lifetime_stops_the_start_with_the_allowed_range() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = userd(dir.path()).env("USERD_REFRESH_TTL", "100000000d").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("USERD_REFRESH_TTL") && err.contains("between 1s and 365d"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_secret_key_can_be_kept_in_a_file_and_a_missing_file_is_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let secrets = tempfile::tempdir().expect("secrets dir");
+    let key = "0123456789abcdefghij0123456789abcdefghij";
+    let key_file = secrets.path().join("userd-secret-key");
+    std::fs::write(&key_file, format!("{key}\n")).expect("write");
+
+    let out = userd(dir.path()).env("USERD_SECRET_KEY_FILE", &key_file).arg("migrate").output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = userd(dir.path()).env("USERD_SECRET_KEY_FILE", &key_file).args(["keys", "rotate"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.path().join("secret.key").exists(), "the file's key is used, none is generated");
+    // The signing keys were sealed with the file's contents minus the newline: the bare value opens them.
+    let out = userd(dir.path()).env("USERD_SECRET_KEY", key).args(["keys", "rotate"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let missing = secrets.path().join("missing");
+    let out = userd(dir.path()).env("USERD_SECRET_KEY_FILE", &missing).arg("migrate").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("USERD_SECRET_KEY_FILE"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
