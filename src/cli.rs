@@ -115,7 +115,8 @@ async fn shutdown_signal() {
 }
 
 async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
-    let email = Email::parse(email).map_err(|why| anyhow::anyhow!("--email: {}", crate::http::problem::drf_message(&why)))?;
+    let email =
+        Email::parse(email).map_err(|why| anyhow::anyhow!("--email: {}", crate::http::problem::drf_message(&why)))?;
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).context("reading the password from stdin")?;
     let raw = input.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(&input);

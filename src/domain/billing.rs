@@ -15,9 +15,7 @@ use super::{
     error::{Error, Feature, Invalid, Result},
     model::{
         Principal, User,
-        billing::{
-            BillingChange, CheckoutSessionId, CustomerId, EventEffect, NewCheckout, NewCustomer, PlanId,
-        },
+        billing::{BillingChange, CheckoutSessionId, CustomerId, EventEffect, NewCheckout, NewCustomer, PlanId},
     },
     ports::{BillingStore, PaymentGateway},
 };

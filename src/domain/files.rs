@@ -82,7 +82,12 @@ pub struct Files {
 }
 
 impl Files {
-    pub fn new(files: Arc<dyn FileStore>, blobs: Arc<dyn BlobStore>, max_upload_bytes: u64, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        files: Arc<dyn FileStore>,
+        blobs: Arc<dyn BlobStore>,
+        max_upload_bytes: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Files { files, blobs, max_upload_bytes, clock }
     }
 

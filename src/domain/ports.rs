@@ -121,13 +121,7 @@ pub trait BillingStore: Send + Sync {
     async fn link_customer(&self, user: UserId, customer: &CustomerId, now: Timestamp) -> Result<CustomerId>;
     /// In one transaction: records the event id and, when it was not recorded before,
     /// applies `change`. Returns whether the event was new.
-    async fn record_event(
-        &self,
-        id: &str,
-        kind: &str,
-        change: Option<&BillingChange>,
-        now: Timestamp,
-    ) -> Result<bool>;
+    async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>, now: Timestamp) -> Result<bool>;
 }
 
 #[async_trait]

@@ -142,7 +142,9 @@ impl Problem {
                 Problem::new(StatusCode::FORBIDDEN, "You do not have permission to perform this action.")
             }
             // Django's CSRF failure reasons.
-            Error::Csrf(CsrfFailure::Missing) => Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token missing."),
+            Error::Csrf(CsrfFailure::Missing) => {
+                Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token missing.")
+            }
             Error::Csrf(CsrfFailure::Incorrect) => {
                 Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token incorrect.")
             }

@@ -45,13 +45,7 @@ impl BillingStore for SqlStore {
         }
     }
 
-    async fn record_event(
-        &self,
-        id: &str,
-        kind: &str,
-        change: Option<&BillingChange>,
-        now: Timestamp,
-    ) -> Result<bool> {
+    async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>, now: Timestamp) -> Result<bool> {
         let now = micros(now);
         let new = on_pool!(&self.db, writer, |pool| {
             let mut tx = pool.begin().await.map_err(db_err)?;

@@ -8,8 +8,6 @@ use crate::domain::{
     ports::FileStore,
 };
 
-
-
 #[derive(sqlx::FromRow)]
 struct FileRow {
     id: String,
@@ -118,13 +116,12 @@ impl FileStore for SqlStore {
             }
         }
         .map_err(db_err)?);
-        let total: i64 = on_pool!(&self.db, reader, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM files WHERE user_id = $1"
-        )
-        .bind(owner.0)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err)?);
+        let total: i64 =
+            on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE user_id = $1")
+                .bind(owner.0)
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?);
         let more = rows.len() > page.limit as usize;
         rows.truncate(page.limit as usize);
         let items: Vec<StoredFile> = rows.into_iter().map(Into::into).collect();

@@ -35,14 +35,16 @@ impl UnitOfWork for SqlStore {
 impl SqlTx {
     /// Which unique field an insert collided with, read inside the transaction.
     async fn conflicting_field(&mut self, email_key: &str, username_key: &str) -> Result<Error> {
-        let (email, username): (i64, i64) = on_tx!(&mut self.conn, |c| sqlx::query_as(
+        let (email, username): (i64, i64) = on_tx!(&mut self.conn, |c| {
+            sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM users WHERE email_key = $1), (SELECT COUNT(*) FROM users WHERE username_key = $2)"
         )
         .bind(email_key)
         .bind(username_key)
         .fetch_one(&mut **c)
         .await
-        .map_err(db_err)?);
+        .map_err(db_err)?
+        });
         Ok(match (email, username) {
             (e, _) if e > 0 => Error::Conflict { field: "email" },
             (_, u) if u > 0 => Error::Conflict { field: "username" },
@@ -92,13 +94,16 @@ impl Tx for SqlTx {
         });
         match result {
             Ok(row) => Ok(row.into()),
-            Err(e) if is_unique_violation(&e) => Err(self.conflicting_field(&new.email.key(), &new.username.key()).await?),
+            Err(e) if is_unique_violation(&e) => {
+                Err(self.conflicting_field(&new.email.key(), &new.username.key()).await?)
+            }
             Err(e) => Err(db_err(e)),
         }
     }
 
     async fn insert_session(&mut self, s: &SessionRecord) -> Result<()> {
-        on_tx!(&mut self.conn, |c| sqlx::query(
+        on_tx!(&mut self.conn, |c| {
+            sqlx::query(
             "INSERT INTO sessions (id, user_id, kind, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
         )
         .bind(&s.id.0)
@@ -110,7 +115,8 @@ impl Tx for SqlTx {
         .execute(&mut **c)
         .await
         .map_err(db_err)
-        .map(|_| ())?);
+        .map(|_| ())?
+        });
         Ok(())
     }
 
@@ -188,7 +194,9 @@ impl Tx for SqlTx {
 
     async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64> {
         let (kind, payload) = effect.encode();
-        let id: i64 = on_tx!(&mut self.conn, |c| sqlx::query_scalar(
+        let id: i64 =
+            on_tx!(&mut self.conn, |c| {
+                sqlx::query_scalar(
             "INSERT INTO outbox (kind, payload, attempts, due_at, created_at) VALUES ($1, $2, 0, $3, $4) RETURNING id"
         )
         .bind(kind)
@@ -197,7 +205,8 @@ impl Tx for SqlTx {
         .bind(micros(now))
         .fetch_one(&mut **c)
         .await
-        .map_err(db_err)?);
+        .map_err(db_err)?
+            });
         Ok(id)
     }
 

@@ -86,4 +86,3 @@ pub struct BillingChange {
     /// `None` keeps the status.
     pub status: Option<String>,
 }
-

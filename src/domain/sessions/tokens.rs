@@ -133,7 +133,12 @@ impl Tokens {
     }
 
     /// `create_at`: when the database has no key of `alg`, create one dated then.
-    async fn build_ring(store: &dyn KeyStore, sealer: &Sealer, alg: JwtAlg, create_at: Option<Timestamp>) -> Result<Ring> {
+    async fn build_ring(
+        store: &dyn KeyStore,
+        sealer: &Sealer,
+        alg: JwtAlg,
+        create_at: Option<Timestamp>,
+    ) -> Result<Ring> {
         let name = alg_name(alg);
         let mut keys: Vec<StoredKey> = store.signing_keys().await?.into_iter().filter(|k| k.alg == name).collect();
         if keys.is_empty() {

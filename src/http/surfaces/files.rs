@@ -164,7 +164,8 @@ async fn list(
     let Query(query) = query.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Invalid query string."))?;
     let page = PageRequest::try_from(query)?;
     let found = state.domain.files.list(p.user_id(), &page).await?;
-    let next = found.next.map(|c| format!("{}/api/files/?limit={}&cursor={}", state.public_url, page.limit, c.encode()));
+    let next =
+        found.next.map(|c| format!("{}/api/files/?limit={}&cursor={}", state.public_url, page.limit, c.encode()));
     Ok(Json(FileList {
         count: found.total.unwrap_or(found.items.len() as i64),
         next,

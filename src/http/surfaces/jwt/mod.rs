@@ -302,7 +302,10 @@ async fn logout(
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
-async fn refresh(State(state): State<AppState>, Body(req, ..): JsonBody<RefreshRequest>) -> Result<Json<RefreshResponse>, ApiError> {
+async fn refresh(
+    State(state): State<AppState>,
+    Body(req, ..): JsonBody<RefreshRequest>,
+) -> Result<Json<RefreshResponse>, ApiError> {
     let access = state.domain.sessions.refresh(&req.token()?).await?;
     Ok(Json(RefreshResponse { access }))
 }
@@ -314,5 +317,9 @@ async fn refresh(State(state): State<AppState>, Body(req, ..): JsonBody<RefreshR
         (status = 401, body = ErrorResponse, description = "`Authentication credentials were not provided.`"),
     ))]
 async fn profile(Authed(principal, ..): Auth) -> Json<ProfileResponse> {
-    Json(ProfileResponse { status: "success", message: "Profile retrieved successfully", data: principal.user().into() })
+    Json(ProfileResponse {
+        status: "success",
+        message: "Profile retrieved successfully",
+        data: principal.user().into(),
+    })
 }
