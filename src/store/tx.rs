@@ -194,9 +194,8 @@ impl Tx for SqlTx {
 
     async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64> {
         let (kind, payload) = effect.encode();
-        let id: i64 =
-            on_tx!(&mut self.conn, |c| {
-                sqlx::query_scalar(
+        let id: i64 = on_tx!(&mut self.conn, |c| {
+            sqlx::query_scalar(
             "INSERT INTO outbox (kind, payload, attempts, due_at, created_at) VALUES ($1, $2, 0, $3, $4) RETURNING id"
         )
         .bind(kind)
@@ -206,7 +205,7 @@ impl Tx for SqlTx {
         .fetch_one(&mut **c)
         .await
         .map_err(db_err)?
-            });
+        });
         Ok(id)
     }
 

@@ -17,7 +17,7 @@ async fn user_with_api_token(app: &TestApp, email: &str) -> (String, String) {
 }
 
 /// Signs in through `/api/users/session/`; returns (Cookie header value, csrf token).
-async fn browser_session(app: &TestApp, email: &str) -> (String, String) {
+pub async fn browser_session(app: &TestApp, email: &str) -> (String, String) {
     let res = app.post_json("/api/users/session/", &json!({"email": email, "password": PASSWORD}), None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let cookies: Vec<String> =

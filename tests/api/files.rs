@@ -3,6 +3,8 @@
 
 use std::{io::Write as _, time::Duration};
 
+use tokio::io::AsyncWriteExt as _;
+
 use reqwest::{StatusCode, header, multipart};
 use serde_json::{Value, json};
 
@@ -145,20 +147,26 @@ both_backends! {
         let request = format!(
             "POST /api/files/ HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 10000000\r\n\r\n{head}"
         );
-        let addr2 = addr.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut s = std::net::TcpStream::connect(addr2).expect("connect");
-            s.write_all(request.as_bytes()).expect("write");
-            s.write_all(&vec![1u8; 200_000]).expect("write body");
-            s.flush().expect("flush");
-            std::thread::sleep(Duration::from_millis(300));
-            // Dropping the socket cuts the upload off midway.
-        })
-        .await
-        .expect("join");
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        socket.write_all(request.as_bytes()).await.expect("write");
+        socket.write_all(&vec![1u8; 200_000]).await.expect("write body");
+        socket.flush().await.expect("flush");
+        // The upload is under way: its row exists, pending, before the cut.
+        let pending = "SELECT COUNT(*) FROM files WHERE status = 'pending'";
+        let mut seen = false;
+        for _ in 0..200 {
+            if app.db.count(pending).await == 1 {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(seen, "a pending row existed while the bytes streamed");
+        // Dropping the socket cuts the upload off midway.
+        drop(socket);
         wait_for_files(&app, &token, 0).await;
         assert_eq!(summary(&app, &token).await, json!({"total_bytes": 0, "file_count": 0}));
-        let stored = app.data_dir.path().join("files");
+        let stored = app.data_dir.join("files");
         let leftover: Vec<_> = walk(&stored);
         assert!(leftover.is_empty(), "no bytes left behind: {leftover:?}");
         // The service is fine afterwards.

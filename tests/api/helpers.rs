@@ -5,17 +5,17 @@ use std::{
     collections::HashMap,
     io::Write,
     sync::{
-        Once,
+        Arc, Once,
         atomic::{AtomicU64, Ordering},
     },
 };
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, SqliteConnection};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use userd::{Application, config::Config};
+use userd::{Application, config::Config, domain::clock::ManualClock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -56,9 +56,14 @@ macro_rules! both_backends {
 
 pub const PASSWORD: &str = "securepassword123";
 
+/// The PostgreSQL server the suite may use. Locally its absence skips that half with a
+/// notice; in CI (`CI=true`) it fails the run, so the half cannot be lost unnoticed.
 pub fn postgres_url() -> Option<String> {
     static NOTICE: Once = Once::new();
     let url = std::env::var("USERD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but USERD_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite must run in CI");
+    }
     if url.is_none() {
         NOTICE.call_once(|| {
             // Written to the real stderr so the notice shows even though test output is captured.
@@ -86,23 +91,23 @@ fn with_database(url: &str, db: &str) -> String {
     }
 }
 
-pub struct TestApp {
-    pub address: String,
-    pub client: Client,
-    pub data_dir: TempDir,
-    pub database_url: String,
-    shutdown: Option<oneshot::Sender<()>>,
+/// A fresh, empty database: SQLite in a temp dir, or a new PostgreSQL database dropped
+/// with this value.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    pub dir: TempDir,
     pg: Option<(String, String)>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-impl TestApp {
+impl TestDb {
     /// `None` for PostgreSQL when it is not configured.
-    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}/userd.db", data_dir.path().display()), None),
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/userd.db", dir.path().display()), None),
             Backend::Postgres => {
                 let admin = postgres_url()?;
                 let name = format!(
@@ -119,10 +124,81 @@ impl TestApp {
                 (with_database(&admin, &name), Some((admin, name)))
             }
         };
+        Some(TestDb { url, backend, dir, pg })
+    }
+
+    /// Runs SQL on the database behind the application's back (to set up a failure, or
+    /// to look at what was stored).
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::connect(&self.url).await.expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut c).await.expect(sql);
+            }
+            Backend::Postgres => {
+                let mut c = PgConnection::connect(&self.url).await.expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut c).await.expect(sql);
+            }
+        }
+    }
+
+    /// The first column of the first row of a query returning one integer.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::connect(&self.url).await.expect("connect");
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("count")
+            }
+            Backend::Postgres => {
+                let mut c = PgConnection::connect(&self.url).await.expect("connect");
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("count")
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside async context guarantees: use a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(mut conn) = PgConnection::connect(&admin).await {
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub data_dir: std::path::PathBuf,
+    pub database_url: String,
+    /// The application's clock: `advance` it instead of sleeping.
+    pub clock: Arc<ManualClock>,
+    shutdown: Option<oneshot::Sender<()>>,
+    // Last: the database goes after the application has stopped.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// `None` for PostgreSQL when it is not configured.
+    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
+        let db = TestDb::new(backend).await?;
         let mut vars: HashMap<String, String> = HashMap::from([
             ("USERD_BIND".into(), "127.0.0.1:0".into()),
-            ("USERD_DATA_DIR".into(), data_dir.path().display().to_string()),
-            ("USERD_DATABASE_URL".into(), database_url.clone()),
+            ("USERD_DATA_DIR".into(), db.dir.path().display().to_string()),
+            ("USERD_DATABASE_URL".into(), db.url.clone()),
             ("USERD_RATE_LIMIT".into(), "off".into()),
             ("USERD_LOG".into(), "warn".into()),
         ]);
@@ -130,7 +206,8 @@ impl TestApp {
             vars.insert((*k).into(), (*v).into());
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test config");
-        let app = Application::build(config).await.expect("application starts");
+        let clock = ManualClock::new();
+        let app = Application::build_with_clock(config, clock.clone()).await.expect("application starts");
         let address = format!("http://{}", app.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
@@ -139,10 +216,11 @@ impl TestApp {
         Some(TestApp {
             address,
             client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
-            data_dir,
-            database_url,
+            data_dir: db.dir.path().to_path_buf(),
+            database_url: db.url.clone(),
+            clock,
             shutdown: Some(tx),
-            pg,
+            db,
         })
     }
 
@@ -196,22 +274,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-        if let Some((admin, name)) = self.pg.take() {
-            // Drop runs outside async context guarantees: use a thread with its own runtime.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async move {
-                    if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        )))
-                        .execute(&mut conn)
-                        .await;
-                    }
-                });
-            })
-            .join();
         }
     }
 }

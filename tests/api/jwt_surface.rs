@@ -273,15 +273,21 @@ both_backends! {
 
 both_backends! {
     async fn access_tokens_expire_after_their_configured_lifetime(app)
-    env = [("USERD_ACCESS_TTL", "1s")];
+    env = [("USERD_ACCESS_TTL", "15m")];
     {
         let (access, refresh) = app.register_tokens("user@example.com").await;
         assert_eq!(app.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK);
+        app.clock.advance(std::time::Duration::from_secs(14 * 60));
+        assert_eq!(app.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK, "still alive");
         // Past the lifetime plus the verifier's few seconds of leeway.
-        tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+        app.clock.advance(std::time::Duration::from_secs(60 + 6));
         assert_eq!(app.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::UNAUTHORIZED);
         let res = app.post_json("/api/users/refresh-token/", &json!({"refresh": refresh}), None).await;
         assert_eq!(res.status(), StatusCode::OK, "the refresh token lives longer");
+        // A week later the refresh token and its session have expired too.
+        app.clock.advance(std::time::Duration::from_secs(7 * 86_400));
+        let res = app.post_json("/api/users/refresh-token/", &json!({"refresh": refresh}), None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
 }
 

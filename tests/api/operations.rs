@@ -12,14 +12,39 @@ both_backends! {
     }
 }
 
+/// The value of the `http_requests_total` series whose labels include all of `labels`.
+fn requests_counted(metrics: &str, labels: &[&str]) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{") && labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 both_backends! {
-    async fn metrics_count_requests_by_route(app) {
-        app.get("/api/users/status/", None).await;
+    async fn metrics_count_this_instances_requests_by_route(app) {
+        for _ in 0..3 {
+            app.get("/api/users/status/", None).await;
+        }
         let res = app.get("/metrics", None).await;
         assert_eq!(res.status(), StatusCode::OK);
         let text = res.text().await.expect("text");
-        assert!(text.contains("http_requests_total"), "{text}");
-        assert!(text.contains("path=\"/api/users/status/\""), "{text}");
+        // Exactly three: each application instance counts only its own requests, so no
+        // other test running in this process can make this pass or fail.
+        let counted = requests_counted(&text, &["method=\"GET\"", "path=\"/api/users/status/\"", "status=\"200\""]);
+        assert_eq!(counted, 3, "{text}");
+    }
+}
+
+both_backends! {
+    async fn made_up_methods_share_one_metrics_label(app) {
+        for i in 0..20 {
+            let method = reqwest::Method::from_bytes(format!("ZZTEST{i}").as_bytes()).expect("method");
+            app.client.request(method, app.url("/healthz")).send().await.expect("send");
+        }
+        let text = app.get("/metrics", None).await.text().await.expect("text");
+        assert!(!text.contains("ZZTEST"), "methods are a closed set of label values");
+        assert_eq!(requests_counted(&text, &["method=\"other\"", "path=\"/healthz\""]), 20, "{text}");
     }
 }
 
@@ -73,6 +98,10 @@ both_backends! {
     async fn unknown_routes_and_methods_answer_in_json(app) {
         let res = app.get("/api/users/nope/", None).await;
         assert_eq!(json_of(res, StatusCode::NOT_FOUND).await, json!({"detail": "Not found."}));
+        // Outside the API the path is the web app's; it is not answered in an API's shape.
+        let res = app.get("/no/such/page", None).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
         let res = app.get("/api/users/login/", None).await;
         assert_eq!(json_of(res, StatusCode::METHOD_NOT_ALLOWED).await, json!({"detail": "Method \"GET\" not allowed."}));
     }

@@ -59,7 +59,7 @@ async fn a_node_with_a_different_secret_key_refuses_to_start() {
     let a = node(Backend::Sqlite, None).await.expect("node a");
     let vars = std::collections::HashMap::from([
         ("USERD_BIND".to_string(), "127.0.0.1:0".to_string()),
-        ("USERD_DATA_DIR".to_string(), a.data_dir.path().display().to_string()),
+        ("USERD_DATA_DIR".to_string(), a.data_dir.display().to_string()),
         ("USERD_DATABASE_URL".to_string(), a.database_url.clone()),
         ("USERD_SECRET_KEY".to_string(), "a-different-secret-of-thirty-two-characters".to_string()),
     ]);

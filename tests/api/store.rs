@@ -1,0 +1,235 @@
+//! Store conformance: the storage ports, called directly, behave the same on SQLite and
+//! on PostgreSQL. The HTTP tests cover the use cases; these pin the contracts the domain
+//! relies on (transactions, conflicts, the outbox, pages).
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use userd::{
+    domain::{
+        Error,
+        model::{
+            Effect, Email, ExternalId, FileId, FileStatus, NewUser, PageRequest, Revocation, SessionId, SessionKind,
+            SessionRecord, StoredFile, User, UserId, Username,
+        },
+        ports::{ApiTokenStore, FileStore, OutboxStore, SessionStore, UnitOfWork, UserStore},
+    },
+    store::SqlStore,
+};
+
+use crate::helpers::{Backend, TestDb};
+
+macro_rules! both_stores {
+    (async fn $name:ident($store:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn case($store: Arc<SqlStore>) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = TestDb::new(Backend::Sqlite).await.expect("SQLite is always available");
+                case(open(&db).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = TestDb::new(Backend::Postgres).await {
+                    case(open(&db).await).await
+                }
+            }
+        }
+    };
+}
+
+async fn open(db: &TestDb) -> Arc<SqlStore> {
+    let store = SqlStore::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    Arc::new(store)
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_microsecond(Timestamp::now().as_microsecond()).expect("now")
+}
+
+fn new_user(email: &str, username: &str) -> NewUser {
+    NewUser {
+        external_id: ExternalId(format!("ext-{username}")),
+        email: Email::parse(email).expect("email"),
+        username: Username::parse(username).expect("username"),
+        generated_username: false,
+        password_hash: Some("$argon2id$not-a-real-hash".into()),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        company_name: String::new(),
+        bio: String::new(),
+        avatar: None,
+        is_staff: false,
+    }
+}
+
+fn session(id: &str, user: UserId) -> SessionRecord {
+    SessionRecord {
+        id: SessionId(id.into()),
+        user_id: user,
+        kind: SessionKind::Jwt,
+        secret_hash: None,
+        created_at: now(),
+        expires_at: now() + SignedDuration::from_hours(1),
+        revoked: false,
+    }
+}
+
+async fn insert(store: &SqlStore, email: &str, username: &str) -> User {
+    let mut tx = store.begin().await.expect("begin");
+    let user = tx.insert_user(&new_user(email, username), now()).await.expect("insert");
+    tx.commit().await.expect("commit");
+    user
+}
+
+both_stores! {
+    async fn a_transaction_that_is_not_committed_leaves_nothing(store) {
+        let mut tx = store.begin().await.expect("begin");
+        let user = tx.insert_user(&new_user("ada@example.com", "ada"), now()).await.expect("insert");
+        tx.insert_session(&session("s1", user.id)).await.expect("session");
+        tx.enqueue(&Effect::Announce(Revocation::User(user.id)), now(), now()).await.expect("enqueue");
+        drop(tx);
+        assert!(store.credentials_by_email("ada@example.com").await.expect("read").is_none());
+        assert!(store.session(&SessionId("s1".into())).await.expect("read").is_none());
+        let later = now() + SignedDuration::from_hours(1);
+        assert!(store.claim_due(later, later, 10).await.expect("claim").is_empty(), "no effect of a rollback");
+
+        let mut tx = store.begin().await.expect("begin");
+        let user = tx.insert_user(&new_user("ada@example.com", "ada"), now()).await.expect("insert");
+        tx.insert_session(&session("s1", user.id)).await.expect("session");
+        tx.commit().await.expect("commit");
+        assert_eq!(store.user_by_id(user.id).await.expect("read").map(|u| u.email), Some("ada@example.com".into()));
+        let s = store.session(&SessionId("s1".into())).await.expect("read").expect("stored");
+        assert_eq!((s.user_id, s.kind, s.revoked), (user.id, SessionKind::Jwt, false));
+    }
+}
+
+both_stores! {
+    async fn a_taken_email_or_username_is_named_and_the_transaction_stays_usable(store) {
+        insert(&store, "ada@example.com", "ada").await;
+        let mut tx = store.begin().await.expect("begin");
+        let cases = [
+            (new_user("ADA@example.com", "other"), "email", "e-mail differs only in case"),
+            (new_user("other@example.com", "ADA"), "username", "username differs only in case"),
+        ];
+        for (user, field, why) in cases {
+            match tx.insert_user(&user, now()).await {
+                Err(Error::Conflict { field: f }) => assert_eq!(f, field, "{why}"),
+                other => panic!("{why}: expected a conflict, got {other:?}"),
+            }
+        }
+        let grace = tx.insert_user(&new_user("grace@example.com", "grace"), now()).await.expect("still usable");
+        tx.commit().await.expect("commit");
+        assert!(store.user_by_id(grace.id).await.expect("read").is_some());
+    }
+}
+
+both_stores! {
+    async fn revoking_a_users_sessions_and_blacklisting_hold_and_expire(store) {
+        let user = insert(&store, "ada@example.com", "ada").await;
+        let mut tx = store.begin().await.expect("begin");
+        for id in ["a", "b"] {
+            tx.insert_session(&session(id, user.id)).await.expect("session");
+        }
+        tx.commit().await.expect("commit");
+
+        let mut tx = store.begin().await.expect("begin");
+        tx.revoke_user_sessions(user.id, now()).await.expect("revoke");
+        tx.blacklist_refresh("jti-1", user.id, now() + SignedDuration::from_secs(1), now()).await.expect("blacklist");
+        tx.blacklist_refresh("jti-1", user.id, now() + SignedDuration::from_secs(1), now()).await.expect("twice is fine");
+        tx.commit().await.expect("commit");
+        for id in ["a", "b"] {
+            assert!(store.session(&SessionId(id.into())).await.expect("read").expect("kept").revoked, "{id}");
+        }
+        assert!(store.is_refresh_blacklisted("jti-1").await.expect("read"));
+        assert!(!store.is_refresh_blacklisted("jti-2").await.expect("read"));
+
+        let purged = store.purge_expired(now() + SignedDuration::from_hours(2)).await.expect("purge");
+        assert_eq!(purged, 3, "two sessions and one blacklist row");
+        assert!(!store.is_refresh_blacklisted("jti-1").await.expect("read"));
+    }
+}
+
+both_stores! {
+    async fn the_outbox_hands_out_due_effects_once_per_lease_until_completed(store) {
+        let t0 = now();
+        let due = t0 + SignedDuration::from_secs(30);
+        let mut tx = store.begin().await.expect("begin");
+        let id = tx.enqueue(&Effect::Announce(Revocation::Session(SessionId("s".into()))), t0, due).await.expect("enqueue");
+        tx.commit().await.expect("commit");
+
+        assert!(store.claim_due(t0, t0, 10).await.expect("claim").is_empty(), "not before it is due");
+        let lease = due + SignedDuration::from_secs(30);
+        let claimed = store.claim_due(due, lease, 10).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert_eq!((claimed[0].id, claimed[0].attempts), (id, 1));
+        assert_eq!(claimed[0].effect, Some(Effect::Announce(Revocation::Session(SessionId("s".into())))));
+        assert!(store.claim_due(due, lease, 10).await.expect("claim").is_empty(), "hidden while leased");
+        let again = store.claim_due(lease, lease + SignedDuration::from_secs(30), 10).await.expect("claim");
+        assert_eq!(again.len(), 1, "an undelivered effect comes back when the lease ends");
+        assert_eq!(again[0].attempts, 2);
+
+        store.complete(id).await.expect("complete");
+        let far = lease + SignedDuration::from_hours(1);
+        assert!(store.claim_due(far, far, 10).await.expect("claim").is_empty(), "completed effects are gone");
+    }
+}
+
+fn file(id: &str, owner: UserId, at: Timestamp) -> StoredFile {
+    StoredFile {
+        id: FileId(id.into()),
+        owner,
+        name: format!("{id}.txt"),
+        content_type: "text/plain".into(),
+        size: 0,
+        sha256: None,
+        status: FileStatus::Pending,
+        storage_key: format!("u{}/{id}", owner.0),
+        created_at: at,
+    }
+}
+
+both_stores! {
+    async fn file_pages_are_newest_first_and_ties_in_time_are_not_lost(store) {
+        let ada = insert(&store, "ada@example.com", "ada").await;
+        let grace = insert(&store, "grace@example.com", "grace").await;
+        let t = now();
+        // Three files created in the same microsecond, one older, one of someone else.
+        for id in ["c", "a", "b"] {
+            store.create_file(&file(id, ada.id, t)).await.expect("file");
+        }
+        store.create_file(&file("old", ada.id, t - SignedDuration::from_secs(60))).await.expect("file");
+        store.create_file(&file("theirs", grace.id, t)).await.expect("file");
+
+        let mut page = PageRequest::first(1);
+        let mut seen = Vec::new();
+        loop {
+            let found = store.files(ada.id, &page).await.expect("page");
+            assert_eq!(found.total, Some(4));
+            assert!(found.items.len() <= 1);
+            seen.extend(found.items.iter().map(|f| f.id.0.clone()));
+            match found.next {
+                Some(cursor) => page = PageRequest { limit: 1, after: Some(cursor) },
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["a", "b", "c", "old"]);
+        let all = store.files(ada.id, &PageRequest::first(1000)).await.expect("page");
+        assert!(all.next.is_none(), "no next page after the last");
+    }
+}
+
+both_stores! {
+    async fn an_api_token_names_its_owner_until_it_is_replaced(store) {
+        let ada = insert(&store, "ada@example.com", "ada").await;
+        assert!(store.insert_api_token(ada.id, b"hash-1", b"sealed-1", now()).await.expect("insert"));
+        assert!(!store.insert_api_token(ada.id, b"hash-x", b"sealed-x", now()).await.expect("insert"), "one per user");
+        assert_eq!(store.api_token_owner(b"hash-1").await.expect("read").map(|u| u.id), Some(ada.id));
+        store.replace_api_token(ada.id, b"hash-2", b"sealed-2", now()).await.expect("replace");
+        assert!(store.api_token_owner(b"hash-1").await.expect("read").is_none(), "the old token is gone");
+        assert_eq!(store.sealed_api_token(ada.id).await.expect("read"), Some(b"sealed-2".to_vec()));
+    }
+}
