@@ -29,7 +29,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every API route of one surface gets: panics answered in the surface's own
 /// shape, and headers for JSON that no browser should frame or cache.
-pub fn api<D: Dialect>(router: Router<AppState>) -> Router<AppState> {
+pub fn api<D: Dialect, S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -91,4 +91,43 @@ async fn not_found(uri: Uri) -> Response {
 
 async fn method_not_allowed(method: Method) -> Response {
     ApiError::<Detail>::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed.")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::to_bytes, routing::get};
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::http::surfaces::{account, jwt};
+
+    async fn boom() -> &'static str {
+        panic!("secret detail")
+    }
+
+    async fn panic_body<D: Dialect>() -> (StatusCode, Value) {
+        let router: Router = api::<D, ()>(Router::new().route("/boom", get(boom)));
+        let res = router.oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("response");
+        let status = res.status();
+        let bytes = to_bytes(res.into_body(), 1 << 16).await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn a_panic_answers_in_the_shape_of_the_surface_it_happened_in() {
+        let cases = [
+            (
+                panic_body::<jwt::Dialect>().await,
+                json!({"status": "failed", "message": "Internal server error."}),
+                "002",
+            ),
+            (panic_body::<account::Dialect>().await, json!({"message": "Internal server error."}), "000/001"),
+            (panic_body::<Detail>().await, json!({"detail": "Internal server error."}), "operations"),
+        ];
+        for ((status, body), expected, surface) in cases {
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{surface}");
+            assert_eq!(body, expected, "{surface}: no detail of the panic leaks");
+        }
+    }
 }

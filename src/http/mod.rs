@@ -39,9 +39,9 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     use surfaces::{account, files, jwt};
     let app = Router::new()
-        .merge(layers::api::<jwt::Dialect>(jwt::router()))
-        .merge(layers::api::<account::Dialect>(account::router()))
-        .merge(layers::api::<account::Dialect>(files::router(state.config.max_upload_bytes)))
-        .merge(layers::api::<problem::Detail>(ops::router()));
+        .merge(layers::api::<jwt::Dialect, _>(jwt::router()))
+        .merge(layers::api::<account::Dialect, _>(account::router()))
+        .merge(layers::api::<account::Dialect, _>(files::router(state.config.max_upload_bytes)))
+        .merge(layers::api::<problem::Detail, _>(ops::router()));
     layers::apply(app, &state).with_state(state)
 }

@@ -91,7 +91,7 @@ pub struct FileList {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Files per page: 1 to 1000, 100 when absent.
-    #[param(minimum = 1, maximum = 1000)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// Where the page starts: the `cursor` of the previous page's `next` link.
     cursor: Option<String>,

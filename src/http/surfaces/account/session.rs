@@ -40,7 +40,7 @@ pub struct SignInRequest {
     #[schema(value_type = Option<String>)]
     username: Input,
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 4096)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 4096)]
     password: Input,
 }
 

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 pub struct CheckoutRequest {
     /// One of the plans configured in `USERD_STRIPE_PRICES`.
     #[serde(default)]
-    #[schema(value_type = String, example = "pro", min_length = 1)]
+    #[schema(required = true, value_type = String, example = "pro", min_length = 1)]
     plan: Input,
 }
 

@@ -72,14 +72,14 @@ pub struct ErrorResponse {
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     #[serde(default)]
-    #[schema(value_type = String, example = "user@example.com", min_length = 1, max_length = 254)]
+    #[schema(required = true, value_type = String, example = "user@example.com", min_length = 1, max_length = 254)]
     email: Input,
     /// At least 8 characters, not a common password, not only digits; at most 4096 bytes.
     #[serde(default)]
-    #[schema(value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
+    #[schema(required = true, value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
     password: Input,
     #[serde(default)]
-    #[schema(value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
+    #[schema(required = true, value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
     confirm_password: Input,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 255)]
@@ -123,10 +123,10 @@ impl TryFrom<RegisterRequest> for Registration {
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[serde(default)]
-    #[schema(value_type = String, example = "user@example.com", min_length = 1)]
+    #[schema(required = true, value_type = String, example = "user@example.com", min_length = 1)]
     email: Input,
     #[serde(default)]
-    #[schema(value_type = String, example = "securepassword123", min_length = 1, max_length = 4096)]
+    #[schema(required = true, value_type = String, example = "securepassword123", min_length = 1, max_length = 4096)]
     password: Input,
 }
 
@@ -148,7 +148,7 @@ impl TryFrom<LoginRequest> for Login {
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     refresh: Input,
 }
 
