@@ -21,6 +21,8 @@ pub struct WebSession {
     /// Value of the `csrftoken` cookie, expected back in `X-CSRFToken` on unsafe methods.
     pub csrf_token: String,
     pub expires_at: Timestamp,
+    /// How long the session lives from now (the cookie's `Max-Age`).
+    pub lifetime: std::time::Duration,
 }
 
 /// A session cookie that names a live session.
@@ -52,7 +54,13 @@ impl Sessions {
         tx.insert_session(&session).await?;
         tx.commit().await?;
         let cookie = SecretString::from(format!("{}.{}", session.id.0, URL_SAFE_NO_PAD.encode(&secret)));
-        Ok(WebSession { user, cookie, csrf_token: csrf_for(&secret), expires_at: session.expires_at })
+        Ok(WebSession {
+            user,
+            cookie,
+            csrf_token: csrf_for(&secret),
+            expires_at: session.expires_at,
+            lifetime: self.tokens.refresh_ttl(),
+        })
     }
 
     /// The session a `sessionid` cookie names, if it is live, its secret matches and its

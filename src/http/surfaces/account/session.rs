@@ -86,7 +86,7 @@ pub async fn sign_in(
 ) -> Result<Response, ApiError> {
     let SignIn(name, password) = req.try_into()?;
     let session = state.domain.accounts.sign_in_browser(ip, &name, &password).await?;
-    let max_age = time_from(session.expires_at);
+    let max_age = cookie::time::Duration::seconds(i64::try_from(session.lifetime.as_secs()).unwrap_or(i64::MAX));
     let sid = Cookie::build((SESSION_COOKIE, session.cookie_value().to_string()))
         .path("/")
         .http_only(true)
@@ -109,11 +109,6 @@ pub async fn sign_in(
                  "first_name": user.first_name, "last_name": user.last_name},
     });
     Ok((jar.add(sid).add(csrf), Json(body)).into_response())
-}
-
-fn time_from(expires_at: jiff::Timestamp) -> cookie::time::Duration {
-    let secs = expires_at.as_second().saturating_sub(jiff::Timestamp::now().as_second());
-    cookie::time::Duration::seconds(secs.max(0))
 }
 
 /// Signs the browser out: ends the session server-side and clears the cookies.
