@@ -1,11 +1,9 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use sqlx::AssertSqlSafe;
-
 use super::{
     SqlStore, db_err, micros, on_pool,
-    users::{USER_COLUMNS, UserRow},
+    users::{UserRow, user_columns},
 };
 use crate::domain::{
     Result,
@@ -63,11 +61,12 @@ impl ApiTokenStore for SqlStore {
     }
 
     async fn api_token_owner(&self, hash: &[u8]) -> Result<Option<User>> {
-        let sql = format!(
-            "SELECT {} FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
-            USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = $1)"
         );
-        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL)
             .bind(hash)
             .fetch_optional(pool)
             .await

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use sqlx::{AssertSqlSafe, Postgres, Sqlite, Transaction};
+use sqlx::{Postgres, Sqlite, Transaction};
 
-use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::USER_COLUMNS, users::UserRow};
+use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::UserRow, users::user_columns};
 use crate::domain::{
     Error, Result,
     model::{Effect, NewUser, SessionId, SessionRecord, User, UserId},
@@ -56,16 +56,17 @@ impl SqlTx {
 #[async_trait]
 impl Tx for SqlTx {
     async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> Result<User> {
-        let sql = format!(
+        const SQL: &str = concat!(
             "INSERT INTO users (external_id, email, email_key, username, username_key, password_hash, first_name, \
              last_name, company_name, bio, avatar, is_staff, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {USER_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING ",
+            user_columns!()
         );
         // In a savepoint, so a unique violation leaves the transaction usable (PostgreSQL
         // refuses every statement of a transaction after an error otherwise).
         let result: std::result::Result<UserRow, sqlx::Error> = on_tx!(&mut self.conn, |c| {
             let mut savepoint = sqlx::Connection::begin(&mut **c).await.map_err(db_err)?;
-            let inserted = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            let inserted = sqlx::query_as(SQL)
                 .bind(&new.external_id.0)
                 .bind(new.email.as_str())
                 .bind(new.email.key())

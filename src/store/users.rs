@@ -1,8 +1,6 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use sqlx::AssertSqlSafe;
-
 use super::{SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool};
 use crate::domain::{
     Error, Result,
@@ -10,9 +8,15 @@ use crate::domain::{
     ports::UserStore,
 };
 
-// Queries built with `format!` only splice in these constant column lists; values are always bound.
-pub(super) const USER_COLUMNS: &str = "id, external_id, email, email_verified, username, first_name, last_name, \
-     company_name, bio, avatar, tz, plan, subscription_status, is_staff, is_active, created_at, updated_at";
+/// The columns of a `UserRow`, as a literal so queries are built with `concat!` at
+/// compile time: no per-request formatting, and every query stays a `&'static str`.
+macro_rules! user_columns {
+    () => {
+        "id, external_id, email, email_verified, username, first_name, last_name, company_name, bio, avatar, tz, \
+         plan, subscription_status, is_staff, is_active, created_at, updated_at"
+    };
+}
+pub(super) use user_columns;
 
 #[derive(sqlx::FromRow)]
 pub(super) struct UserRow {
@@ -67,9 +71,9 @@ struct CredentialRow {
 }
 
 impl SqlStore {
-    async fn credentials_where(&self, column: &str, key: &str) -> Result<Option<(User, Option<String>)>> {
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE {column} = $1");
-        let row: Option<CredentialRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
+    /// `sql` selects the user columns and `password_hash` by one bound key.
+    async fn credentials_where(&self, sql: &'static str, key: &str) -> Result<Option<(User, Option<String>)>> {
+        let row: Option<CredentialRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(sql)
             .bind(key)
             .fetch_optional(pool)
             .await
@@ -81,8 +85,8 @@ impl SqlStore {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL)
             .bind(id.0)
             .fetch_optional(pool)
             .await
@@ -91,15 +95,23 @@ impl UserStore for SqlStore {
     }
 
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>> {
-        self.credentials_where("email_key", email_key).await
+        self.credentials_where(
+            concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email_key = $1"),
+            email_key,
+        )
+        .await
     }
 
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>> {
-        self.credentials_where("username_key", username_key).await
+        self.credentials_where(
+            concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE username_key = $1"),
+            username_key,
+        )
+        .await
     }
 
     async fn update_profile(&self, id: UserId, u: &ProfileUpdate, now: Timestamp) -> Result<User> {
-        let sql = format!(
+        const SQL: &str = concat!(
             "UPDATE users SET \
                email = COALESCE($2, email), email_key = COALESCE($3, email_key), \
                email_verified = CASE WHEN $3 IS NOT NULL AND $3 <> email_key THEN FALSE ELSE email_verified END, \
@@ -107,10 +119,11 @@ impl UserStore for SqlStore {
                company_name = COALESCE($6, company_name), bio = COALESCE($7, bio), \
                avatar = CASE WHEN $8 THEN $9 ELSE avatar END, tz = CASE WHEN $10 THEN $11 ELSE tz END, \
                updated_at = $12 \
-             WHERE id = $1 RETURNING {USER_COLUMNS}"
+             WHERE id = $1 RETURNING ",
+            user_columns!()
         );
         let result: std::result::Result<Option<UserRow>, sqlx::Error> = on_pool!(&self.db, writer, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            sqlx::query_as(SQL)
                 .bind(id.0)
                 .bind(u.email.as_ref().map(|e| e.as_str().to_string()))
                 .bind(u.email.as_ref().map(|e| e.key()))
