@@ -60,38 +60,18 @@ pub enum LoginName {
 /// Tries a generated username gets before registration gives up.
 const USERNAME_TRIES: u32 = 8;
 
+/// Built by `Domain::build`, which alone sets its ports.
 #[derive(Clone)]
 pub struct Accounts {
-    users: Arc<dyn UserStore>,
-    uow: Arc<dyn UnitOfWork>,
-    sessions: Sessions,
-    hasher: PasswordHasher,
-    throttle: Throttle,
-    clock: Arc<dyn Clock>,
-}
-
-/// The ports and parts the accounts area runs on.
-pub struct AccountPorts {
-    pub users: Arc<dyn UserStore>,
-    pub uow: Arc<dyn UnitOfWork>,
-    pub sessions: Sessions,
-    pub hasher: PasswordHasher,
-    pub throttle: Throttle,
-    pub clock: Arc<dyn Clock>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) uow: Arc<dyn UnitOfWork>,
+    pub(super) sessions: Sessions,
+    pub(super) hasher: PasswordHasher,
+    pub(super) throttle: Throttle,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl Accounts {
-    pub fn new(p: AccountPorts) -> Self {
-        Accounts {
-            users: p.users,
-            uow: p.uow,
-            sessions: p.sessions,
-            hasher: p.hasher,
-            throttle: p.throttle,
-            clock: p.clock,
-        }
-    }
-
     /// Creates the account and its first login session, in one transaction: either both
     /// exist afterwards or neither does.
     #[instrument(skip_all)]

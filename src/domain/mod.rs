@@ -26,7 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use self::error::{AuthFailure, Error, FieldErrors, Invalid, Result};
 use self::{
-    accounts::{AccountPorts, Accounts},
+    accounts::Accounts,
     api_tokens::ApiTokens,
     billing::{Billing, BillingSettings},
     clock::Clock,
@@ -38,7 +38,11 @@ use self::{
         ApiTokenStore, BillingStore, BlobStore, FileStore, Health, KeyStore, OutboxStore, RevocationBus, SessionStore,
         UnitOfWork, UserStore,
     },
-    sessions::{SessionPorts, Sessions, tokens::TokenSettings, tokens::Tokens},
+    sessions::{
+        Sessions,
+        cache::SessionCache,
+        tokens::{TokenSettings, Tokens},
+    },
     throttle::Throttle,
 };
 
@@ -91,23 +95,24 @@ impl Domain {
         let token_sealer = Sealer::derive(master, Purpose::ApiTokens)?;
         let tokens = Tokens::load(ports.keys.clone(), key_sealer, settings.tokens, clock.clone()).await?;
         let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), clock.clone());
-        let sessions = Sessions::new(SessionPorts {
+        let sessions = Sessions {
             users: ports.users.clone(),
             store: ports.sessions.clone(),
             uow: ports.uow.clone(),
             bus: ports.bus.clone(),
             outbox: outbox.clone(),
             tokens,
+            cache: Arc::new(SessionCache::default()),
             clock: clock.clone(),
-        });
-        let accounts = Accounts::new(AccountPorts {
+        };
+        let accounts = Accounts {
             users: ports.users.clone(),
             uow: ports.uow.clone(),
             sessions: sessions.clone(),
             hasher: PasswordHasher::new(settings.hashing_threads)?,
             throttle: Throttle::new(settings.rate_limit),
             clock: clock.clone(),
-        });
+        };
         Ok(Domain {
             accounts,
             sessions,

@@ -22,43 +22,20 @@ use super::{
     ports::{RevocationBus, SessionStore, Tx, UnitOfWork, UserStore},
 };
 
+/// Built by `Domain::build`, which alone sets its ports.
 #[derive(Clone)]
 pub struct Sessions {
-    users: Arc<dyn UserStore>,
-    store: Arc<dyn SessionStore>,
-    uow: Arc<dyn UnitOfWork>,
-    bus: Arc<dyn RevocationBus>,
-    outbox: Outbox,
-    tokens: Tokens,
-    cache: Arc<SessionCache>,
-    clock: Arc<dyn Clock>,
-}
-
-/// The ports and parts the sessions area runs on.
-pub struct SessionPorts {
-    pub users: Arc<dyn UserStore>,
-    pub store: Arc<dyn SessionStore>,
-    pub uow: Arc<dyn UnitOfWork>,
-    pub bus: Arc<dyn RevocationBus>,
-    pub outbox: Outbox,
-    pub tokens: Tokens,
-    pub clock: Arc<dyn Clock>,
+    pub(in crate::domain) users: Arc<dyn UserStore>,
+    pub(in crate::domain) store: Arc<dyn SessionStore>,
+    pub(in crate::domain) uow: Arc<dyn UnitOfWork>,
+    pub(in crate::domain) bus: Arc<dyn RevocationBus>,
+    pub(in crate::domain) outbox: Outbox,
+    pub(in crate::domain) tokens: Tokens,
+    pub(in crate::domain) cache: Arc<SessionCache>,
+    pub(in crate::domain) clock: Arc<dyn Clock>,
 }
 
 impl Sessions {
-    pub fn new(p: SessionPorts) -> Self {
-        Sessions {
-            users: p.users,
-            store: p.store,
-            uow: p.uow,
-            bus: p.bus,
-            outbox: p.outbox,
-            tokens: p.tokens,
-            cache: Arc::new(SessionCache::default()),
-            clock: p.clock,
-        }
-    }
-
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
     }
