@@ -113,10 +113,6 @@ impl<'de> Deserialize<'de> for Input {
 }
 
 impl Input {
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Input::Absent)
-    }
-
     /// The text; `None` when absent or null. A value that is not text is refused.
     pub fn optional(&self, field: &'static str, errors: &mut FieldErrors) -> Option<String> {
         self.nullable(field, errors).flatten()

@@ -222,11 +222,6 @@ impl<D: Dialect> ApiError<D> {
         self
     }
 
-    /// The same problem in another dialect with the same shape.
-    pub fn into_dialect<O: Dialect>(self) -> ApiError<O> {
-        ApiError(self.0, PhantomData)
-    }
-
     pub fn status(&self) -> StatusCode {
         self.0.status
     }
