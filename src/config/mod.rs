@@ -1,0 +1,307 @@
+//! Settings, read once at start from `USERD_*` variables (see `shared/contract.md`).
+//!
+//! Every malformed value stops the start with one line naming the variable. Secrets may instead be kept in
+//! files (`USERD_SECRET_KEY_FILE`, `USERD_DATABASE_URL_FILE`: containers, systemd credentials).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+
+pub use self::values::parse_duration;
+use self::values::{duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
+pub use crate::domain::model::JwtAlg;
+
+#[cfg(test)]
+mod tests;
+mod values;
+
+/// A setting that could not be used; `Display` is the one line printed before exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn bad(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { var, message: message.into() }
+}
+
+/// Stripe settings; checkout answers 400 while `secret_key` is unset.
+#[derive(Debug, Clone, Default)]
+pub struct StripeConfig {
+    pub secret_key: Option<SecretString>,
+    pub api_url: String,
+    pub prices: Vec<(String, String)>,
+    pub webhook_secret: Option<SecretString>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+/// S3 settings, from the usual `AWS_*` variables.
+#[derive(Debug, Clone, Default)]
+pub struct S3Config {
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub session_token: Option<SecretString>,
+}
+
+/// `Debug` hides the database password and every secret (see the manual impl below).
+#[derive(Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// `None`: derived from the address actually bound.
+    pub public_url: Option<String>,
+    /// `None`: generated into the data dir on first start.
+    pub secret_key: Option<SecretString>,
+    pub jwt_alg: JwtAlg,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub rate_limit: bool,
+    pub storage_url: String,
+    pub max_upload_bytes: u64,
+    pub s3: S3Config,
+    pub cors_origins: Vec<String>,
+    pub stripe: StripeConfig,
+    pub log: String,
+}
+
+/// Names this version reads; any other `USERD_*` variable earns a warning at start.
+pub const KNOWN_VARS: &[&str] = &[
+    "USERD_BIND",
+    "USERD_DATA_DIR",
+    "USERD_DATABASE_URL",
+    "USERD_DATABASE_URL_FILE",
+    "USERD_PUBLIC_URL",
+    "USERD_SECRET_KEY",
+    "USERD_SECRET_KEY_FILE",
+    "USERD_JWT_ALG",
+    "USERD_ACCESS_TTL",
+    "USERD_REFRESH_TTL",
+    "USERD_RATE_LIMIT",
+    "USERD_STORAGE_URL",
+    "USERD_MAX_UPLOAD_BYTES",
+    "USERD_CORS_ORIGINS",
+    "USERD_STRIPE_SECRET_KEY",
+    "USERD_STRIPE_API_URL",
+    "USERD_STRIPE_PRICES",
+    "USERD_STRIPE_WEBHOOK_SECRET",
+    "USERD_STRIPE_SUCCESS_URL",
+    "USERD_STRIPE_CANCEL_URL",
+    "USERD_LOG",
+    // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
+    // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
+    "USERD_TEST_POSTGRES_URL",
+];
+
+/// Shortest token lifetime accepted by `USERD_ACCESS_TTL` and `USERD_REFRESH_TTL`.
+pub const MIN_TTL: Duration = Duration::from_secs(1);
+
+/// Longest `USERD_ACCESS_TTL` (7 days): an access token cannot be revoked before it expires.
+pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+/// Longest `USERD_REFRESH_TTL` (365 days); it must also be at least `USERD_ACCESS_TTL`.
+pub const MAX_REFRESH_TTL: Duration = Duration::from_secs(365 * 86_400);
+
+/// Largest file `*_FILE` settings read: a secret or a URL is far smaller, and `/dev/zero` must not fill memory.
+pub const MAX_SETTING_FILE_BYTES: u64 = 64 * 1024;
+
+impl Config {
+    /// Reads the process environment; `bind` and `data_dir` come from the CLI flags when given.
+    pub fn from_env(bind: Option<String>, data_dir: Option<PathBuf>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match name {
+            "USERD_BIND" if bind.is_some() => bind.clone(),
+            "USERD_DATA_DIR" if data_dir.is_some() => data_dir.as_ref().map(|d| d.to_string_lossy().into_owned()),
+            _ => std::env::var(name).ok(),
+        })
+    }
+
+    /// Reads settings through `get`, so tests can configure an instance without the environment.
+    /// The files named by `USERD_SECRET_KEY_FILE` and `USERD_DATABASE_URL_FILE` are read from disk.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let bind = match var("USERD_BIND") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8000)),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| bad("USERD_BIND", format!("'{v}' is not an address like 127.0.0.1:8000")))?,
+        };
+        let data_dir = PathBuf::from(var("USERD_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url =
+            match plain_or_file(&get, var("USERD_DATABASE_URL"), "USERD_DATABASE_URL", "USERD_DATABASE_URL_FILE")? {
+                None => format!("sqlite://{}/userd.db", data_dir.display()),
+                Some((v, _))
+                    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") =>
+                {
+                    v
+                }
+                Some((_, from)) => return Err(bad(from, "must start with sqlite:// or postgres://")),
+            };
+        let public_url = match var("USERD_PUBLIC_URL") {
+            None => None,
+            Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                Some(v.trim_end_matches('/').to_string())
+            }
+            Some(_) => {
+                return Err(bad("USERD_PUBLIC_URL", "must start with http:// or https://"));
+            }
+        };
+        let secret_key =
+            match plain_or_file(&get, get("USERD_SECRET_KEY"), "USERD_SECRET_KEY", "USERD_SECRET_KEY_FILE")? {
+                None => None,
+                Some((v, _)) if v.len() >= 32 => Some(SecretString::from(v)),
+                Some((_, from)) => return Err(bad(from, "must be at least 32 characters")),
+            };
+        let jwt_alg = match var("USERD_JWT_ALG").as_deref() {
+            None | Some("EdDSA") => JwtAlg::EdDsa,
+            Some("HS256") => JwtAlg::Hs256,
+            Some(v) => return Err(bad("USERD_JWT_ALG", format!("'{v}' is not EdDSA or HS256"))),
+        };
+        let access_ttl = duration(&var, "USERD_ACCESS_TTL", Duration::from_secs(60 * 60), MAX_ACCESS_TTL)?;
+        let refresh_ttl = duration(&var, "USERD_REFRESH_TTL", Duration::from_secs(7 * 24 * 60 * 60), MAX_REFRESH_TTL)?;
+        if refresh_ttl < access_ttl {
+            return Err(bad(
+                "USERD_REFRESH_TTL",
+                format!(
+                    "{} is shorter than USERD_ACCESS_TTL ({}); it must be at least as long",
+                    human(refresh_ttl),
+                    human(access_ttl)
+                ),
+            ));
+        }
+        let rate_limit = match var("USERD_RATE_LIMIT").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(v) => return Err(bad("USERD_RATE_LIMIT", format!("'{v}' is not on or off"))),
+        };
+        let storage_url = match var("USERD_STORAGE_URL") {
+            None => format!("file://{}/files", data_dir.display()),
+            Some(v) if v.starts_with("file://") || v.starts_with("s3://") => v,
+            Some(_) => return Err(bad("USERD_STORAGE_URL", "must start with file:// or s3://")),
+        };
+        let max_upload_bytes = match var("USERD_MAX_UPLOAD_BYTES") {
+            None => 25 * 1024 * 1024,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad("USERD_MAX_UPLOAD_BYTES", format!("'{v}' is not a positive number of bytes")))?,
+        };
+        let s3 = S3Config {
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".into()),
+            endpoint: match var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
+                None => None,
+                Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                    Some(v.trim_end_matches('/').into())
+                }
+                Some(_) => return Err(bad("AWS_ENDPOINT_URL", "must start with http:// or https://")),
+            },
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY").map(SecretString::from),
+            session_token: var("AWS_SESSION_TOKEN").map(SecretString::from),
+        };
+        let cors_origins = match var("USERD_CORS_ORIGINS") {
+            None => Vec::new(),
+            Some(v) => {
+                let origins: Vec<String> = v
+                    .split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect();
+                if let Some(o) = origins.iter().find(|o| {
+                    !(o.starts_with("http://") || o.starts_with("https://"))
+                        || o.parse::<axum::http::HeaderValue>().is_err()
+                }) {
+                    return Err(bad(
+                        "USERD_CORS_ORIGINS",
+                        format!("'{o}' is not an origin like https://app.example.com"),
+                    ));
+                }
+                origins
+            }
+        };
+        let stripe = StripeConfig {
+            secret_key: var("USERD_STRIPE_SECRET_KEY").map(SecretString::from),
+            api_url: url_or(&var, "USERD_STRIPE_API_URL", "https://api.stripe.com")?,
+            prices: match var("USERD_STRIPE_PRICES") {
+                None => Vec::new(),
+                Some(v) => {
+                    pairs(&v).ok_or_else(|| bad("USERD_STRIPE_PRICES", "must look like plan=price_id,plan=price_id"))?
+                }
+            },
+            webhook_secret: var("USERD_STRIPE_WEBHOOK_SECRET").map(SecretString::from),
+            success_url: optional_url(&var, "USERD_STRIPE_SUCCESS_URL")?,
+            cancel_url: optional_url(&var, "USERD_STRIPE_CANCEL_URL")?,
+        };
+        let log = var("USERD_LOG").unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
+            return Err(bad("USERD_LOG", format!("'{log}' is not a tracing filter such as info or userd=debug")));
+        }
+
+        Ok(Config {
+            bind,
+            data_dir,
+            database_url,
+            public_url,
+            secret_key,
+            jwt_alg,
+            access_ttl,
+            refresh_ttl,
+            rate_limit,
+            storage_url,
+            max_upload_bytes,
+            s3,
+            cors_origins,
+            stripe,
+            log,
+        })
+    }
+}
+
+impl std::fmt::Debug for Config {
+    /// Prints every setting except secrets: the database password is `***`, `SecretString`s print redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Config {
+            bind,
+            data_dir,
+            database_url,
+            public_url,
+            secret_key,
+            jwt_alg,
+            access_ttl,
+            refresh_ttl,
+            rate_limit,
+            storage_url,
+            max_upload_bytes,
+            s3,
+            cors_origins,
+            stripe,
+            log,
+        } = self;
+        f.debug_struct("Config")
+            .field("bind", bind)
+            .field("data_dir", data_dir)
+            .field("database_url", &redact_url(database_url))
+            .field("public_url", public_url)
+            .field("secret_key", secret_key)
+            .field("jwt_alg", jwt_alg)
+            .field("access_ttl", access_ttl)
+            .field("refresh_ttl", refresh_ttl)
+            .field("rate_limit", rate_limit)
+            .field("storage_url", &redact_url(storage_url))
+            .field("max_upload_bytes", max_upload_bytes)
+            .field("s3", s3)
+            .field("cors_origins", cors_origins)
+            .field("stripe", stripe)
+            .field("log", log)
+            .finish()
+    }
+}
