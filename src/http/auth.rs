@@ -1,6 +1,6 @@
 //! Credentials of every surface: a JWT access token (`Bearer` or document 004's `JWT`
-//! scheme) or a personal API token in `Authorization`, or the browser session cookie with
-//! `X-CSRFToken` on unsafe methods.
+//! scheme) or a personal API token (`Bearer` or DRF's `Token` scheme) in `Authorization`,
+//! or the browser session cookie with `X-CSRFToken` on unsafe methods.
 
 use std::{marker::PhantomData, net::SocketAddr};
 
@@ -24,15 +24,23 @@ pub enum Credential<'a> {
     Opaque(&'a str),
 }
 
-/// Reads `Authorization: Bearer <token>` or `Authorization: JWT <token>`.
-/// A header in another scheme, or an empty token, counts as invalid credentials.
+/// Reads `Authorization: Bearer <token>`, `Authorization: JWT <token>` (document 004) or
+/// `Authorization: Token <key>` (Django REST framework's authtoken scheme, which only ever
+/// carries a personal API token). A header in another scheme, or an empty token, counts as
+/// invalid credentials.
 pub fn credential(headers: &HeaderMap) -> Option<Result<Credential<'_>, Error>> {
     let value = headers.get(AUTHORIZATION)?;
     let invalid = || Err(Error::Unauthenticated(AuthFailure::Invalid));
     let Ok(value) = value.to_str() else { return Some(invalid()) };
     let Some((scheme, token)) = value.trim().split_once(' ') else { return Some(invalid()) };
     let token = token.trim();
-    if token.is_empty() || !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt")) {
+    if token.is_empty() {
+        return Some(invalid());
+    }
+    if scheme.eq_ignore_ascii_case("token") {
+        return Some(Ok(Credential::Opaque(token)));
+    }
+    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("jwt")) {
         return Some(invalid());
     }
     // A JWT is three base64url segments; anything else is a personal API token.

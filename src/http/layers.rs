@@ -2,18 +2,30 @@
 //! headers, CORS, fallbacks) and those of one surface's API routes (its panic shape,
 //! framing and caching headers), so the web app can have its own at `/`.
 
-use std::time::Instant;
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    future::{Ready, ready},
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
 
 use axum::{
     Router,
     body::Body,
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header},
+    http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
+use tower::Service;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    compression::{
+        CompressionLayer, Predicate,
+        predicate::{NotForContentType, SizeAbove},
+    },
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
@@ -27,25 +39,65 @@ use super::{
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// What every API route of one surface gets: panics answered in the surface's own
-/// shape, and headers for JSON that no browser should frame or cache.
-pub fn api<D: Dialect, S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+/// What every API route of one surface gets: panics and wrong methods answered in the
+/// surface's own shape, `OPTIONS` answered as Django REST framework does, and headers for
+/// JSON that no browser should frame or cache.
+pub fn api<D: Dialect, S: Clone + Send + Sync + 'static>(router: Router<S>, routes: &Routes) -> Router<S> {
+    let routes = routes.clone();
     router
+        .method_not_allowed_fallback(move |method: Method, matched: Option<MatchedPath>| {
+            let allow = matched.and_then(|m| routes.allow.get(m.as_str()).cloned());
+            async move { method_not_allowed::<D>(method, allow) }
+        })
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(CatchPanicLayer::custom(problem::panic_response::<D>))
 }
 
+/// Every route's path template and the methods it answers, read from the OpenAPI
+/// document (which a test keeps complete).
+#[derive(Clone)]
+pub struct Routes {
+    templates: Arc<matchit::Router<()>>,
+    /// Template → `Allow` value, in Django REST framework's form (`GET, HEAD, OPTIONS`).
+    allow: Arc<HashMap<String, HeaderValue>>,
+}
+
+impl Routes {
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+        let mut templates = matchit::Router::new();
+        let mut allow = HashMap::new();
+        for (template, item) in &doc.paths.paths {
+            // Two templates that overlap would both redirect the same way; the first is enough.
+            let _ = templates.insert(template.as_str(), ());
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("HEAD", item.get.is_some() || item.head.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("OPTIONS", true),
+            ];
+            let listed: Vec<&str> = methods.iter().filter(|(_, served)| *served).map(|(m, _)| *m).collect();
+            if let Ok(v) = HeaderValue::from_str(&listed.join(", ")) {
+                allow.insert(template.clone(), v);
+            }
+        }
+        Routes { templates: Arc::new(templates), allow: Arc::new(allow) }
+    }
+}
+
 /// What every request gets, whatever serves it: a request id, a tracing span, metrics,
 /// the body limit, `nosniff`, the referrer policy and CORS; and the fallbacks.
-pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> Router<AppState> {
     let mut router = router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback_service(fallback)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(CompressionLayer::new().gzip(true).compress_when(compressible()))
         // Outermost guard: a panic outside any surface (a layer's) still gets a bare 500.
         .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>));
     if !state.config.cors_origins.is_empty() {
@@ -77,20 +129,98 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
     res
 }
 
-/// Unknown paths. Under `/api/` and for the operational endpoints the answer is JSON in
-/// Django REST framework's shape; every other path is the web app's to answer, and until
-/// it is served there it is a plain 404.
-async fn not_found(uri: Uri) -> Response {
-    let path = uri.path();
-    if path.starts_with("/api/") || path == "/api" || path.starts_with("/.well-known/") {
-        ApiError::<Detail>::new(StatusCode::NOT_FOUND, "Not found.").into_response()
-    } else {
+/// What is worth compressing: responses of 1 KiB or more (the OpenAPI document, metrics,
+/// pages of lists), except what is compressed already (images) or streamed to the user as
+/// a download (a stored file, whose bytes are the user's and often compressed).
+fn compressible() -> impl Predicate {
+    SizeAbove::new(1024).and(NotForContentType::IMAGES).and(NotForContentType::GRPC).and(NotForContentType::SSE).and(
+        |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+            !headers.contains_key(header::CONTENT_DISPOSITION)
+        },
+    )
+}
+
+/// A surface's path prefix and its 404.
+pub type SurfacePrefix = (&'static str, fn() -> Response);
+
+/// The answer of paths no route serves: a permanent, method-keeping redirect to the same
+/// path with a trailing slash when that is a route (Django's `APPEND_SLASH`, with 308 so a
+/// `POST` stays a `POST`), otherwise 404 in the shape of the surface whose prefix the path
+/// has.
+#[derive(Clone)]
+pub struct Fallback {
+    routes: Routes,
+    prefixes: Arc<[SurfacePrefix]>,
+}
+
+impl Fallback {
+    /// `prefixes` pair a surface's path prefix with its 404 ([`not_found`]), longest first
+    /// where they nest.
+    pub fn new(routes: &Routes, prefixes: Vec<SurfacePrefix>) -> Self {
+        Fallback { routes: routes.clone(), prefixes: prefixes.into() }
+    }
+
+    fn answer(&self, uri: &Uri) -> Response {
+        let path = uri.path();
+        if !path.ends_with('/') {
+            let with_slash = format!("{path}/");
+            if self.routes.templates.at(&with_slash).is_ok() {
+                let location = match uri.query() {
+                    Some(q) => format!("{with_slash}?{q}"),
+                    None => with_slash,
+                };
+                if let Ok(location) = HeaderValue::from_str(&location) {
+                    return (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response();
+                }
+            }
+        }
+        if let Some((_, answer)) = self.prefixes.iter().find(|(prefix, _)| path.starts_with(prefix)) {
+            return answer();
+        }
+        if path.starts_with("/api/") || path == "/api" || path.starts_with("/.well-known/") {
+            return not_found::<Detail>();
+        }
+        // Every other path is the web app's to answer; until it is served there, plain text.
         (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found\n").into_response()
     }
 }
 
-async fn method_not_allowed(method: Method) -> Response {
-    ApiError::<Detail>::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed.")).into_response()
+impl Service<Request> for Fallback {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Ready<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        ready(Ok(self.answer(req.uri())))
+    }
+}
+
+/// 404 in the shape of the surface whose dialect is `D`.
+pub fn not_found<D: Dialect>() -> Response {
+    ApiError::<D>::new(StatusCode::NOT_FOUND, "Not found.").into_response()
+}
+
+/// A method the route does not serve: 405 in the surface's shape. `OPTIONS` is answered
+/// as Django REST framework does: 200, the allowed methods, and what the route reads and
+/// writes. `allow` is the route's `Allow` value (axum adds its own when it is missing).
+fn method_not_allowed<D: Dialect>(method: Method, allow: Option<HeaderValue>) -> Response {
+    let mut res = if method == Method::OPTIONS {
+        let body = serde_json::json!({
+            "renders": ["application/json"],
+            "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+        });
+        (StatusCode::OK, axum::Json(body)).into_response()
+    } else {
+        ApiError::<D>::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed.")).into_response()
+    };
+    if let Some(allow) = allow {
+        res.headers_mut().insert(header::ALLOW, allow);
+    }
+    res
 }
 
 #[cfg(test)]
@@ -107,7 +237,8 @@ mod tests {
     }
 
     async fn panic_body<D: Dialect>() -> (StatusCode, Value) {
-        let router: Router = api::<D, ()>(Router::new().route("/boom", get(boom)));
+        let routes = Routes::new(&utoipa::openapi::OpenApiBuilder::new().build());
+        let router: Router = api::<D, ()>(Router::new().route("/boom", get(boom)), &routes);
         let res = router.oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("response");
         let status = res.status();
         let bytes = to_bytes(res.into_body(), 1 << 16).await.expect("body");

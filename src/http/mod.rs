@@ -3,7 +3,7 @@
 //! knows SQL.
 
 pub mod auth;
-pub mod json;
+pub mod body;
 mod layers;
 mod ops;
 pub mod problem;
@@ -34,14 +34,26 @@ impl AppState {
 /// Largest JSON body accepted (uploads have their own limit).
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
-/// The whole application: every surface, each with its own error shape (panics
-/// included), the operational endpoints, and the layers every request passes through.
+/// The whole application: every surface, each with its own error shape (panics and wrong
+/// methods included), the operational endpoints, and the layers every request passes
+/// through.
 pub fn router(state: AppState) -> Router {
     use surfaces::{account, files, jwt};
+    let routes = layers::Routes::new(&ops::openapi());
     let app = Router::new()
-        .merge(layers::api::<jwt::Dialect, _>(jwt::router()))
-        .merge(layers::api::<account::Dialect, _>(account::router()))
-        .merge(layers::api::<account::Dialect, _>(files::router(state.config.max_upload_bytes)))
-        .merge(layers::api::<problem::Detail, _>(ops::router()));
-    layers::apply(app, &state).with_state(state)
+        .merge(layers::api::<jwt::Dialect, _>(jwt::router(), &routes))
+        .merge(layers::api::<account::Dialect, _>(account::router(), &routes))
+        .merge(layers::api::<account::Dialect, _>(files::router(state.config.max_upload_bytes), &routes))
+        .merge(layers::api::<problem::Detail, _>(ops::router(), &routes));
+    // Unknown paths under a surface's prefix answer in its shape. `/api/users/` is shared by
+    // documents 000/001 and 002; its 404 is 002's envelope, whose `message` is also what
+    // 000/001 clients read.
+    let fallback = layers::Fallback::new(
+        &routes,
+        vec![
+            ("/api/users/", layers::not_found::<jwt::Dialect>),
+            ("/api/files/", layers::not_found::<account::Dialect>),
+        ],
+    );
+    layers::apply(app, &state, fallback).with_state(state)
 }

@@ -3,11 +3,12 @@
 use axum::{
     Json, Router,
     extract::State,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
     routing::get,
 };
 use serde::Serialize;
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::{
     Modify, OpenApi, ToSchema,
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -22,7 +23,19 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/.well-known/jwks.json", get(jwks))
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi()))
+        .merge(docs())
+}
+
+/// The docs page may run only its own scripts and styles (Swagger UI sets inline styles
+/// and draws icons from `data:` URLs), talk only to userd, and never be framed.
+const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+fn docs() -> Router<AppState> {
+    Router::from(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi())).layer(
+        SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_POLICY)),
+    )
 }
 
 #[derive(Serialize, ToSchema)]

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use super::json::BodyError;
+use super::body::BodyError;
 use crate::domain::{
     AuthFailure, Error, FieldErrors, Invalid,
     error::{CsrfFailure, Feature},

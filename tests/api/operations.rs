@@ -95,15 +95,28 @@ both_backends! {
 }
 
 both_backends! {
-    async fn unknown_routes_and_methods_answer_in_json(app) {
+    async fn unknown_routes_and_methods_answer_in_the_shape_of_the_surface(app) {
+        // `/api/users/` is document 002's prefix (shared with 000/001): its envelope.
         let res = app.get("/api/users/nope/", None).await;
+        assert_eq!(json_of(res, StatusCode::NOT_FOUND).await, json!({"status": "failed", "message": "Not found."}));
+        let res = app.get("/api/users/login/", None).await;
+        assert_eq!(res.headers()["allow"], "POST, OPTIONS");
+        let body = json_of(res, StatusCode::METHOD_NOT_ALLOWED).await;
+        assert_eq!(body, json!({"status": "failed", "message": "Method \"GET\" not allowed."}));
+        // `/api/files/` speaks documents 000/001's `{"message"}`.
+        let res = app.get("/api/files/a/b/c/", None).await;
+        assert_eq!(json_of(res, StatusCode::NOT_FOUND).await, json!({"message": "Not found."}));
+        let res = app.client.put(app.url("/api/files/abc/")).send().await.expect("send");
+        assert_eq!(json_of(res, StatusCode::METHOD_NOT_ALLOWED).await, json!({"message": "Method \"PUT\" not allowed."}));
+        // Elsewhere under `/api/` and for the operational endpoints: DRF's `{"detail"}`.
+        let res = app.get("/api/nothing/", None).await;
         assert_eq!(json_of(res, StatusCode::NOT_FOUND).await, json!({"detail": "Not found."}));
+        let res = app.client.post(app.url("/healthz")).send().await.expect("send");
+        assert_eq!(json_of(res, StatusCode::METHOD_NOT_ALLOWED).await, json!({"detail": "Method \"POST\" not allowed."}));
         // Outside the API the path is the web app's; it is not answered in an API's shape.
         let res = app.get("/no/such/page", None).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert!(res.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
-        let res = app.get("/api/users/login/", None).await;
-        assert_eq!(json_of(res, StatusCode::METHOD_NOT_ALLOWED).await, json!({"detail": "Method \"GET\" not allowed."}));
     }
 }
 

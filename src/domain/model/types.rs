@@ -195,8 +195,9 @@ impl fmt::Debug for Password {
 
 impl Password {
     pub const MIN_CHARS: usize = 8;
-    /// Longer input is refused before any hashing work is done.
-    pub const MAX_BYTES: usize = 4096;
+    /// Longer input is refused before any hashing work is done. Counted in characters, as
+    /// every other limit and the OpenAPI `maxLength` are; 1024 characters are at most 4 KiB.
+    pub const MAX_CHARS: usize = 1024;
 
     /// A password offered for a login: only the size is checked, so an old password that
     /// predates a rule still works.
@@ -204,8 +205,8 @@ impl Password {
         if raw.is_empty() {
             return Err(Invalid::Blank);
         }
-        if raw.len() > Self::MAX_BYTES {
-            return Err(Invalid::TooLong { max: Self::MAX_BYTES });
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::TooLong { max: Self::MAX_CHARS });
         }
         Ok(Password(SecretString::from(raw.nfkc().collect::<String>())))
     }
@@ -352,7 +353,8 @@ mod tests {
         {
             assert!(Password::new_password(bad).is_err(), "{why}");
         }
-        assert!(Password::for_login(&"a".repeat(4097)).is_err(), "over 4 KiB refused at once");
+        assert!(Password::for_login(&"a".repeat(1025)).is_err(), "over 1024 characters refused at once");
+        assert!(Password::for_login(&"é".repeat(1024)).is_ok(), "the limit counts characters, not bytes");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::{
         multipart::{Field, MultipartRejection},
         rejection::QueryRejection,
     },
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -24,7 +24,11 @@ use crate::{
         Error, FieldErrors, Invalid,
         model::{FileId, PageRequest, StoredFile},
     },
-    http::{AppState, auth::Authed, json::BodyError},
+    http::{
+        AppState,
+        auth::Authed,
+        body::{self, BodyError, Format},
+    },
 };
 
 const TAG: &str = "files";
@@ -125,15 +129,18 @@ pub struct UploadForm<'a> {
 async fn upload(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<FileOut>), ApiError> {
-    let mut multipart = multipart.map_err(|r| {
-        ApiError::from(BodyError::UnsupportedMediaType(match r {
-            MultipartRejection::InvalidBoundary(_) => "multipart/form-data without a boundary".into(),
-            _ => "unknown".into(),
-        }))
+    let sent = body::content_type(&headers);
+    let mut multipart = multipart.map_err(|_| {
+        ApiError::from(match Format::of(sent) {
+            // Multipart without a usable boundary.
+            Some(Format::Multipart) => BodyError::Malformed(Format::Multipart),
+            _ => BodyError::UnsupportedMediaType(sent.to_string()),
+        })
     })?;
-    let malformed = || ApiError::from(BodyError::Malformed).with_message("Malformed multipart body.");
+    let malformed = || ApiError::from(BodyError::Malformed(Format::Multipart));
     while let Some(field) = multipart.next_field().await.map_err(|_| malformed())? {
         if field.name() != Some("file") {
             continue;

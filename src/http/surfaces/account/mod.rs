@@ -25,7 +25,7 @@ use crate::{
     http::{
         AppState,
         auth::Authed,
-        json::{Body, Input},
+        body::{Body, Input},
     },
 };
 

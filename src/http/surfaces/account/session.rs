@@ -22,7 +22,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, CSRF_COOKIE, ClientIp, SESSION_COOKIE},
-        json::{Body, Input},
+        body::{Body, Input},
     },
 };
 

@@ -1,7 +1,13 @@
 //! Document 001's Stripe checkout (`/api/users/stripe/checkout/`) and the webhook Stripe
 //! reports payments to (`/api/users/stripe/webhook/`, fixed by the contract).
 
-use axum::{Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,7 +17,7 @@ use crate::{
     http::{
         AppState,
         auth::Authed,
-        json::{Body, Input},
+        body::{Body, BodyError, Format, Input},
     },
 };
 
@@ -85,8 +91,15 @@ pub async fn checkout(
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WebhookResponse>, ApiError> {
+    let body = body.map_err(|r| {
+        ApiError::from(if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            BodyError::Malformed(Format::Json)
+        })
+    })?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     state.domain.billing.handle_payment_event(signature, &body).await?;
     Ok(Json(WebhookResponse { received: true }))

@@ -22,7 +22,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, ClientIp},
-        json::{Body, Input},
+        body::{Body, Input},
     },
 };
 
