@@ -40,17 +40,46 @@ fn docs() -> Router<AppState> {
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `unavailable` when the database does not answer.
     #[schema(example = "ok")]
     status: &'static str,
+}
+
+/// The public keys that verify userd's tokens (RFC 7517); empty with HS256.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only: the domain renders the key set")]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+/// One public key (RFC 8037's `OKP` key for EdDSA); `kid` is the `kid` of the tokens it verifies.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only: the domain renders the key set")]
+pub struct Jwk {
+    #[schema(example = "OKP")]
+    kty: String,
+    #[schema(example = "Ed25519")]
+    crv: String,
+    #[schema(example = "EdDSA")]
+    alg: String,
+    #[schema(rename = "use", example = "sig")]
+    key_use: String,
+    #[schema(example = "mZ3kq0Xb8n2T6mJ0")]
+    kid: String,
+    /// The public key, base64url without padding.
+    #[schema(example = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")]
+    x: String,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(healthz, readyz, metrics, jwks),
-    components(schemas(Health)),
-    tags((name = "operations", description = "Liveness, readiness, metrics and public keys."))
+    components(schemas(Health, JwkSet, Jwk)),
+    tags((name = TAG, description = "For operators and tools: liveness, readiness, Prometheus metrics and the public keys of access tokens. Public."))
 )]
 struct OpsDoc;
+
+const TAG: &str = "operations";
 
 struct BearerScheme;
 
@@ -62,25 +91,46 @@ impl Modify for BearerScheme {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "A JWT access token or a personal API token; `Authorization: JWT <token>` is accepted too.",
-                    ))
+                    .bearer_format("JWT or personal API token")
+                    .description(Some(BEARER_DESCRIPTION))
                     .build(),
             ),
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "sessionid",
-                "Browser session from POST /api/users/session/; unsafe methods also need the `X-CSRFToken` header.",
-            ))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description("sessionid", SESSION_DESCRIPTION))),
         );
     }
 }
 
+const BEARER_DESCRIPTION: &str = "A JWT access token (from `POST /api/users/register/` or `/api/users/login/`) \
+or the personal API token (`userd_…`, from `GET /api/users/me/`), as `Authorization: Bearer <token>`. \
+`Authorization: JWT <token>` (document 004's scheme) works for either, and `Authorization: Token <token>` \
+(Django REST framework's scheme) for the personal API token.";
+
+const SESSION_DESCRIPTION: &str = "The browser session: the `sessionid` cookie set by `POST /api/users/session/`. \
+Unsafe methods (POST, PUT, PATCH, DELETE) also need the `X-CSRFToken` header, equal to the `csrftoken` \
+cookie (also in the sign-in answer).";
+
+const DESCRIPTION: &str = "userd is one users service speaking several users APIs over one set of users: \
+document 002's JWT accounts (`/api/users/register/`, `login/`, `profile/`, …, tag `users`), documents 000 \
+and 001's account with its personal API token, settings, browser session and Stripe checkout (tag \
+`account`), files (`/api/files/`, tag `files`) and operational endpoints (tag `operations`).
+
+Every authenticated operation accepts every credential listed in its `security`: a JWT access token or the \
+personal API token (`bearer`), or the browser session cookie (`session`, with `X-CSRFToken` on unsafe \
+methods). Text limits (`maxLength`) count characters. Each surface answers errors in its own shape: \
+`{status: \"failed\", message, errors?}` for `users`, `{message, errors?}` for `account` and `files`, \
+where `errors` maps each field to its messages.";
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "userd", description = "One users service speaking five users APIs over one set of users. See docs/conformance.md for how each document is served."),
+    info(
+        title = "userd",
+        version = env!("CARGO_PKG_VERSION"),
+        description = DESCRIPTION,
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
     modifiers(&BearerScheme)
 )]
 struct RootDoc;
@@ -96,14 +146,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = TAG, operation_id = "operations_healthz",
+    responses((status = 200, body = Health, description = "The process is alive")))]
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = Health, description = "database unreachable")))]
+#[utoipa::path(get, path = "/readyz", tag = TAG, operation_id = "operations_readyz",
+    responses(
+        (status = 200, body = Health, description = "Ready to serve: the database answers"),
+        (status = 503, body = Health, description = "Not ready: the database is unreachable (`status: unavailable`)"),
+    ))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.domain.ready().await {
         (StatusCode::OK, Json(Health { status: "ok" }))
@@ -113,13 +167,17 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus metrics in text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/metrics", tag = TAG, operation_id = "operations_metrics",
+    responses((status = 200, content_type = "text/plain", body = String, description = "This node's metrics in Prometheus' text format 0.0.4")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
-/// Public keys of access and refresh tokens (empty with HS256).
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+/// Public keys of access and refresh tokens.
+///
+/// Empty with `USERD_JWT_ALG=HS256`, whose keys are secret.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = TAG, operation_id = "operations_jwks",
+    responses((status = 200, content_type = "application/json", body = JwkSet, description = "The JWK set of every key that verifies tokens; cacheable for 5 minutes")))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.domain.sessions.tokens().jwks()))
 }

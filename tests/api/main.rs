@@ -9,6 +9,8 @@ mod examples;
 mod files;
 mod house;
 mod jwt_surface;
+mod openapi_client;
+mod openapi_document;
 mod operations;
 mod sessions;
 mod store;

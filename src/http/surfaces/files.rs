@@ -45,8 +45,8 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(upload, list, metadata, content, delete),
-    components(schemas(FileOut, FileList, UploadForm<'_>)),
-    tags((name = "files", description = "A user's files; `GET /api/users/storage/` sums the available ones."))
+    components(schemas(FileOut, FileList, UploadForm<'_>, FileBytes)),
+    tags((name = TAG, description = "A user's files: upload (multipart), list, metadata, download, delete. `GET /api/users/storage/` sums the available ones. Errors are `{\"message\"}` as in documents 000 and 001."))
 )]
 pub struct Doc;
 
@@ -54,16 +54,23 @@ pub struct Doc;
 pub struct FileOut {
     #[schema(example = "3q2-7wK1x0yZ9bVfA4mN8g")]
     id: String,
+    /// The upload's file name (its last path segment).
     #[schema(example = "report.pdf")]
     name: String,
     /// Bytes stored.
+    #[schema(example = 48213)]
     size: i64,
+    /// `type/subtype` as uploaded, or `application/octet-stream`.
+    #[schema(example = "application/pdf")]
     content_type: String,
     /// Hex SHA-256 of the bytes, once available.
+    #[schema(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
     sha256: Option<String>,
     /// `pending` while uploading, `available` once stored.
     #[schema(example = "available")]
     status: String,
+    /// When the upload started (RFC 3339).
+    #[schema(format = DateTime, example = "2026-01-31T12:00:00Z")]
     created_at: String,
 }
 
@@ -109,20 +116,30 @@ impl TryFrom<ListQuery> for PageRequest {
     }
 }
 
-/// The upload form: the part named `file`, streamed as it arrives.
+/// The upload form: the part named `file`, streamed as it arrives; other parts are ignored.
 #[derive(ToSchema)]
 pub struct UploadForm<'a> {
+    /// The file's bytes; the part's file name and content type are kept.
     #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
     file: Field<'a>,
 }
 
-/// Uploads a file (multipart field `file`), streamed to storage.
-#[utoipa::path(post, path = "/api/files/", tag = TAG, security(("bearer" = []), ("session" = [])),
+/// A file's bytes, as stored.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+#[allow(dead_code, reason = "documentation only: the bytes are streamed from storage")]
+pub struct FileBytes(Vec<u8>);
+
+/// Uploads a file.
+///
+/// A multipart/form-data body whose part `file` is streamed to storage.
+#[utoipa::path(post, path = "/api/files/", tag = TAG, operation_id = "files_upload", security(("bearer" = []), ("session" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, body = FileOut),
-        (status = 400, body = MessageResponse, description = "No `file` field, or the upload was cut off"),
-        (status = 401, body = MessageResponse, description = "`Not authenticated`"),
+        (status = 201, body = FileOut, description = "Stored: the new file's metadata"),
+        (status = 400, body = MessageResponse, description = "No `file` part, or a malformed or cut-off multipart body"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+        (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 413, body = MessageResponse, description = "Larger than `USERD_MAX_UPLOAD_BYTES`"),
         (status = 415, body = MessageResponse, description = "Not multipart/form-data"),
     ))]
@@ -156,12 +173,14 @@ async fn upload(
 }
 
 /// A page of the caller's files, newest first.
-#[utoipa::path(get, path = "/api/files/", tag = TAG, security(("bearer" = []), ("session" = [])),
+///
+/// Keyset pages: follow `next` until it is `null`.
+#[utoipa::path(get, path = "/api/files/", tag = TAG, operation_id = "files_list", security(("bearer" = []), ("session" = [])),
     params(ListQuery),
     responses(
-        (status = 200, body = FileList),
-        (status = 400, body = MessageResponse, description = "`limit` outside 1–1000, or a `cursor` not handed out by userd"),
-        (status = 401, body = MessageResponse),
+        (status = 200, body = FileList, description = "One page of the caller's files"),
+        (status = 400, body = MessageResponse, description = "`limit` outside 1–1000, or a `cursor` not handed out by userd (`errors` says which)"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
     ))]
 async fn list(
     State(state): State<AppState>,
@@ -180,10 +199,14 @@ async fn list(
     }))
 }
 
-/// One file's metadata; another user's file is 404.
-#[utoipa::path(get, path = "/api/files/{id}/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, body = FileOut), (status = 401, body = MessageResponse), (status = 404, body = MessageResponse)))]
+/// One file's metadata.
+#[utoipa::path(get, path = "/api/files/{id}/", tag = TAG, operation_id = "files_get", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The file's `id`")),
+    responses(
+        (status = 200, body = FileOut, description = "The file's metadata"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+        (status = 404, body = MessageResponse, description = "No such file among the caller's (another user's file is 404 too)"),
+    ))]
 async fn metadata(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
@@ -192,13 +215,16 @@ async fn metadata(
     Ok(Json((&state.domain.files.file(p.user_id(), &FileId(id)).await?).into()))
 }
 
-/// The file's bytes, always as an attachment.
-#[utoipa::path(get, path = "/api/files/{id}/content/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    params(("id" = String, Path)),
+/// Downloads the file's bytes.
+///
+/// Always an attachment; `Content-Type` is the file's `content_type`.
+#[utoipa::path(get, path = "/api/files/{id}/content/", tag = TAG, operation_id = "files_download", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The file's `id`")),
     responses(
-        (status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "The bytes, with `Content-Disposition: attachment`"),
-        (status = 401, body = MessageResponse),
-        (status = 404, body = MessageResponse),
+        (status = 200, content_type = "application/octet-stream", body = FileBytes,
+            description = "The bytes, with `Content-Disposition: attachment` and the stored `Content-Type`"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+        (status = 404, body = MessageResponse, description = "No such file among the caller's, or still uploading"),
     ))]
 async fn content(
     State(state): State<AppState>,
@@ -243,10 +269,17 @@ fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// Deletes a file; it stops counting at once.
-#[utoipa::path(delete, path = "/api/files/{id}/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    params(("id" = String, Path)),
-    responses((status = 204), (status = 401, body = MessageResponse), (status = 403, body = MessageResponse, description = "Session cookie without `X-CSRFToken`"), (status = 404, body = MessageResponse)))]
+/// Deletes a file.
+///
+/// It stops counting in the storage summary at once.
+#[utoipa::path(delete, path = "/api/files/{id}/", tag = TAG, operation_id = "files_delete", security(("bearer" = []), ("session" = [])),
+    params(("id" = String, Path, description = "The file's `id`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+        (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
+        (status = 404, body = MessageResponse, description = "No such file among the caller's"),
+    ))]
 async fn delete(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,

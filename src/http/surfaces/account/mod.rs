@@ -13,7 +13,6 @@ use axum::{
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 pub use self::error::{ApiError, Dialect, Unauthorized, UnauthorizedDialect};
@@ -29,7 +28,7 @@ use crate::{
     },
 };
 
-pub const TAG: &str = "000/001 · account";
+pub const TAG: &str = "account";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,29 +45,40 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     paths(me, token, regenerate, storage, settings, session::sign_in, session::sign_out, stripe::checkout, stripe::webhook),
     components(schemas(
-        MeResponse, TokenResponse, StorageResponse, SettingsRequest, MessageResponse, session::SignInRequest,
-        stripe::CheckoutRequest, stripe::CheckoutResponse, stripe::WebhookResponse
+        MeResponse, TokenResponse, StorageResponse, SettingsRequest, SettingsResponse, SettingsDetails,
+        UpdatedSettings, MessageResponse, session::SignInRequest, session::SignInResponse, session::SessionUser,
+        stripe::CheckoutRequest, stripe::CheckoutResponse, stripe::StripeEvent, stripe::StripeEventData,
+        stripe::WebhookResponse
     )),
-    tags((name = "000/001 · account", description = "Documents 000 and 001: the current user, personal API tokens, storage, settings, the browser session and Stripe checkout."))
+    tags((name = TAG, description = "Documents 000 and 001: the current user and their personal API token, storage, settings, the browser session (cookie and CSRF token) and Stripe checkout. Errors are `{\"message\"}`."))
 )]
 pub struct Doc;
 
-/// `{"message": …}`: the shape of every error of these documents.
+/// `{"message": …}`: the shape of every error of these documents; validation errors add
+/// `errors`, each field's messages.
 #[derive(Serialize, ToSchema)]
 pub struct MessageResponse {
     #[schema(example = "Not authenticated")]
     message: String,
+    /// Per-field messages, on validation errors only.
+    #[schema(nullable = false, example = json!({"tz": ["'Mars/Base' is not a known IANA time zone."]}))]
+    errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct MeResponse {
     #[schema(example = "kq3Xb8n2T6mJ0wZp5RyH4g")]
     external_id: String,
+    #[schema(example = "user@example.com", max_length = 254)]
     email: String,
     email_verified: bool,
+    #[schema(example = "user", max_length = 150)]
     username: String,
+    #[schema(example = "John", max_length = 150)]
     first_name: String,
+    #[schema(example = "Doe", max_length = 150)]
     last_name: String,
+    /// Always `true`: the caller is signed in.
     is_authenticated: bool,
     /// The personal API token, for `Authorization: Bearer`.
     #[schema(example = "userd_NhqPaZgfmRLxcBvYS...")]
@@ -92,6 +102,7 @@ impl MeResponse {
 
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// The personal API token, for `Authorization: Bearer`.
     #[schema(example = "userd_NhqPaZgfmRLxcBvYS...")]
     access_token: String,
 }
@@ -108,10 +119,41 @@ pub struct StorageResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct SettingsRequest {
-    /// IANA time zone such as `America/New_York` or `UTC`; `null` clears it.
+    /// IANA time zone such as `America/New_York` or `UTC`, at most 64 characters; `null`
+    /// clears it; absent leaves it as it is.
     #[serde(default)]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 64, example = "America/New_York")]
     tz: Input,
+}
+
+/// What a settings update answers: `details` only when a setting actually changed.
+#[derive(Serialize, ToSchema)]
+pub struct SettingsResponse {
+    #[schema(example = "ok")]
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    details: Option<SettingsDetails>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingsDetails {
+    updated_fields: UpdatedSettings,
+}
+
+/// The settings that changed, each with its new value; unchanged ones are left out.
+#[derive(Serialize, ToSchema)]
+pub struct UpdatedSettings {
+    /// The new time zone; `null` when it was cleared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, max_length = 64, example = "America/New_York")]
+    tz: Option<Option<String>>,
+}
+
+impl UpdatedSettings {
+    fn is_empty(&self) -> bool {
+        self.tz.is_none()
+    }
 }
 
 /// The settings a request changes: `None` leaves one as it is.
@@ -135,16 +177,26 @@ impl TryFrom<SettingsRequest> for SettingsChange {
 }
 
 /// The current user and their personal API token.
-#[utoipa::path(get, path = "/api/users/me/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = MeResponse), (status = 401, body = MessageResponse, description = "`Not authenticated`")))]
+///
+/// Every field of document 000 (a superset of document 001's).
+#[utoipa::path(get, path = "/api/users/me/", tag = TAG, operation_id = "account_me", security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = MeResponse, description = "The caller and their personal API token"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+    ))]
 async fn me(State(state): State<AppState>, Authed(p, ..): Authed<ApiError>) -> Result<Json<MeResponse>, ApiError> {
     let token = state.domain.api_tokens.token(p.user_id()).await?;
     Ok(Json(MeResponse::new(p.user(), token.expose_secret().to_string())))
 }
 
 /// The personal API token only.
-#[utoipa::path(get, path = "/api/users/me/token/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = TokenResponse), (status = 401, body = MessageResponse, description = "`Not authenticated`")))]
+///
+/// Issued on first use and shown again on every request.
+#[utoipa::path(get, path = "/api/users/me/token/", tag = TAG, operation_id = "account_token", security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = TokenResponse, description = "The caller's personal API token"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+    ))]
 async fn token(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
@@ -153,11 +205,13 @@ async fn token(
     Ok(Json(TokenResponse { access_token: token.expose_secret().to_string() }))
 }
 
-/// Issues a new personal API token; the old one stops working immediately.
-#[utoipa::path(post, path = "/api/users/me/token/regenerate/", tag = TAG, security(("bearer" = []), ("session" = [])),
+/// Issues a new personal API token.
+///
+/// The old one stops working immediately, on every node.
+#[utoipa::path(post, path = "/api/users/me/token/regenerate/", tag = TAG, operation_id = "account_token_regenerate", security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = TokenResponse),
-        (status = 401, body = MessageResponse, description = "`Not authenticated`"),
+        (status = 200, body = TokenResponse, description = "The new personal API token"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
     ))]
 async fn regenerate(
@@ -168,9 +222,14 @@ async fn regenerate(
     Ok(Json(TokenResponse { access_token: token.expose_secret().to_string() }))
 }
 
-/// Total size and number of the user's files that finished uploading.
-#[utoipa::path(get, path = "/api/users/storage/", tag = TAG, security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = StorageResponse), (status = 401, body = MessageResponse, description = "`Not authenticated`")))]
+/// Total size and number of the user's files.
+///
+/// Only files that finished uploading count.
+#[utoipa::path(get, path = "/api/users/storage/", tag = TAG, operation_id = "account_storage", security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = StorageResponse, description = "The caller's storage summary"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Not authenticated`)"),
+    ))]
 async fn storage(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
@@ -179,13 +238,16 @@ async fn storage(
     Ok(Json(StorageResponse { total_bytes: s.total_bytes, file_count: s.file_count }))
 }
 
-/// Updates settings; `details.updated_fields` lists what actually changed.
-#[utoipa::path(patch, path = "/api/users/settings/", tag = TAG, request_body = SettingsRequest,
+/// Updates settings (today the time zone).
+///
+/// `details.updated_fields` lists what actually changed.
+#[utoipa::path(patch, path = "/api/users/settings/", tag = TAG, operation_id = "account_settings_update", request_body = SettingsRequest,
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = Object, example = json!({"message": "ok", "details": {"updated_fields": {"tz": "America/New_York"}}})),
-        (status = 400, body = MessageResponse, description = "`Unexpected error` (with `errors.tz` saying why)"),
-        (status = 401, body = MessageResponse, description = "`Unauthorized`"),
+        (status = 200, body = SettingsResponse, description = "Saved; `details` lists the settings that changed",
+            example = json!({"message": "ok", "details": {"updated_fields": {"tz": "America/New_York"}}})),
+        (status = 400, body = MessageResponse, description = "Validation failed: `Unexpected error`, with `errors.tz` saying why"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Unauthorized`)"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
@@ -194,17 +256,14 @@ async fn settings(
     State(state): State<AppState>,
     Authed(p, ..): Authed<Unauthorized>,
     Body(req, ..): Body<SettingsRequest, Unauthorized>,
-) -> Result<Json<Value>, Unauthorized> {
+) -> Result<Json<SettingsResponse>, Unauthorized> {
     let change = SettingsChange::try_from(req).map_err(|e| error::unexpected(e.into()))?;
-    let mut updated = serde_json::Map::new();
+    let mut updated = UpdatedSettings { tz: None };
     if let Some(tz) = change.tz
         && let Some(new) = state.domain.accounts.update_time_zone(p.user(), tz).await.map_err(error::unexpected)?
     {
-        updated.insert("tz".into(), json!(new));
+        updated.tz = Some(new);
     }
-    if updated.is_empty() {
-        Ok(Json(json!({"message": "ok"})))
-    } else {
-        Ok(Json(json!({"message": "ok", "details": {"updated_fields": updated}})))
-    }
+    let details = (!updated.is_empty()).then_some(SettingsDetails { updated_fields: updated });
+    Ok(Json(SettingsResponse { message: "ok", details }))
 }

@@ -8,8 +8,7 @@ use axum::{
     routing::post,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, MessageResponse, TAG};
@@ -32,16 +31,44 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct SignInRequest {
-    /// E-mail or username (one of them).
+    /// The account's e-mail; send this or `username`.
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "user@example.com")]
     email: Input,
+    /// The account's username, when `email` is not sent.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "user")]
     username: Input,
+    /// At most 1024 characters.
     #[serde(default)]
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 4096)]
+    #[schema(required = true, value_type = String, format = Password, example = "securepassword123", min_length = 1, max_length = 1024)]
     password: Input,
+}
+
+/// A signed-in browser: the cookies are set too.
+#[derive(Serialize, ToSchema)]
+pub struct SignInResponse {
+    #[schema(example = "ok")]
+    message: &'static str,
+    /// The CSRF token (also the `csrftoken` cookie): echo it in `X-CSRFToken` on unsafe requests.
+    #[schema(example = "q0Xb8n2T6mJ0wZp5RyH4gkq3Xb8n2T6m")]
+    csrftoken: String,
+    user: SessionUser,
+}
+
+/// The signed-in user, as the web app shows them.
+#[derive(Serialize, ToSchema)]
+pub struct SessionUser {
+    #[schema(example = "kq3Xb8n2T6mJ0wZp5RyH4g")]
+    external_id: String,
+    #[schema(example = "user@example.com", max_length = 254)]
+    email: String,
+    #[schema(example = "user", max_length = 150)]
+    username: String,
+    #[schema(example = "John", max_length = 150)]
+    first_name: String,
+    #[schema(example = "Doe", max_length = 150)]
+    last_name: String,
 }
 
 struct SignIn(LoginName, Password);
@@ -69,14 +96,17 @@ fn secure(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
 }
 
-/// Signs in a browser: sets `sessionid` (HttpOnly) and `csrftoken` cookies.
-#[utoipa::path(post, path = "/api/users/session/", tag = TAG, request_body = SignInRequest,
+/// Signs in a browser with e-mail or username and password.
+///
+/// Public. Sets the `sessionid` (HttpOnly) and `csrftoken` cookies.
+#[utoipa::path(post, path = "/api/users/session/", tag = TAG, operation_id = "account_session_sign_in", request_body = SignInRequest,
     responses(
-        (status = 200, body = Object, description = "Signed in; cookies set", example = json!({"message": "ok", "csrftoken": "…", "user": {"external_id": "…", "email": "user@example.com", "username": "user"}})),
-        (status = 400, body = MessageResponse, description = "A field is missing"),
-        (status = 401, body = MessageResponse, description = "`Invalid email or password.`"),
+        (status = 200, body = SignInResponse, description = "Signed in: the user and the CSRF token; `Set-Cookie` carries `sessionid` and `csrftoken`"),
+        (status = 400, body = MessageResponse, description = "Validation failed: a field is missing, blank or not text; `errors` says which"),
+        (status = 401, body = MessageResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
+        (status = 429, body = MessageResponse, description = "Too many attempts; `Retry-After` says when to try again"),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -102,20 +132,29 @@ pub async fn sign_in(
         .max_age(max_age)
         .build();
     let user = &session.user;
-    let body = json!({
-        "message": "ok",
-        "csrftoken": session.csrf_token,
-        "user": {"external_id": user.external_id.0, "email": user.email, "username": user.username,
-                 "first_name": user.first_name, "last_name": user.last_name},
-    });
+    let body = SignInResponse {
+        message: "ok",
+        csrftoken: session.csrf_token,
+        user: SessionUser {
+            external_id: user.external_id.0.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+        },
+    };
     Ok((jar.add(sid).add(csrf), Json(body)).into_response())
 }
 
-/// Signs the browser out: ends the session server-side and clears the cookies.
-#[utoipa::path(delete, path = "/api/users/session/", tag = TAG, security(("session" = [])),
+/// Signs the browser out.
+///
+/// Ends the session server-side and clears the cookies. Only the session cookie (with
+/// `X-CSRFToken`) signs out; a bearer token is refused: JWT logins end with `POST
+/// /api/users/logout/`.
+#[utoipa::path(delete, path = "/api/users/session/", tag = TAG, operation_id = "account_session_sign_out", security(("session" = [])),
     responses(
-        (status = 204, description = "Signed out"),
-        (status = 401, body = MessageResponse, description = "`Not authenticated`"),
+        (status = 204, description = "Signed out; `Set-Cookie` clears `sessionid` and `csrftoken`"),
+        (status = 401, body = MessageResponse, description = "No live session cookie (`Not authenticated`)"),
         (status = 403, body = MessageResponse, description = "Missing or wrong `X-CSRFToken`"),
     ))]
 pub async fn sign_out(

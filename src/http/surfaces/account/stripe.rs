@@ -53,18 +53,40 @@ pub struct CheckoutResponse {
     session_id: String,
 }
 
+/// A Stripe event, as Stripe sends it; fields not named here are ignored.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only: the webhook checks the raw bytes' signature before parsing them")]
+pub struct StripeEvent {
+    #[schema(example = "evt_1NG8Du2eZvKYlo2CUI79vXWy")]
+    id: String,
+    /// `checkout.session.completed` and `customer.subscription.created`, `.updated` and
+    /// `.deleted` are acted on; other events are acknowledged and ignored.
+    #[schema(rename = "type", example = "checkout.session.completed")]
+    kind: String,
+    data: StripeEventData,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct StripeEventData {
+    /// The object the event is about: a Checkout session or a subscription.
+    #[schema(value_type = Object)]
+    object: (),
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct WebhookResponse {
+    /// Always `true`: the event was taken.
     received: bool,
 }
 
 /// Opens a Stripe Checkout session for a subscription to `plan`.
-#[utoipa::path(post, path = "/api/users/stripe/checkout/", tag = TAG, request_body = CheckoutRequest,
+#[utoipa::path(post, path = "/api/users/stripe/checkout/", tag = TAG, operation_id = "account_stripe_checkout", request_body = CheckoutRequest,
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = CheckoutResponse),
+        (status = 200, body = CheckoutResponse, description = "The Checkout session to redirect the browser to"),
         (status = 400, body = MessageResponse, description = "`Unexpected error`: unknown or missing plan (with `errors.plan`), Stripe not configured, or Stripe failed"),
-        (status = 401, body = MessageResponse, description = "`Unauthorized`"),
+        (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Unauthorized`)"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
@@ -79,10 +101,12 @@ pub async fn checkout(
     Ok(Json(CheckoutResponse { message: "ok", session_id: session.0 }))
 }
 
-/// Receives Stripe's events. The raw body is verified against `Stripe-Signature` before it
-/// is read; each event id is applied once, and redeliveries are acknowledged.
-#[utoipa::path(post, path = "/api/users/stripe/webhook/", tag = TAG,
-    request_body(content = Object, content_type = "application/json", description = "A Stripe event, exactly as Stripe sent it"),
+/// Receives Stripe's events.
+///
+/// Public (Stripe signs its requests). The raw body is verified against `Stripe-Signature`
+/// before it is read; each event id is applied once, and redeliveries are acknowledged.
+#[utoipa::path(post, path = "/api/users/stripe/webhook/", tag = TAG, operation_id = "account_stripe_webhook",
+    request_body(content = StripeEvent, content_type = "application/json", description = "A Stripe event, exactly as Stripe sent it"),
     params(("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256>`, as Stripe sends it")),
     responses(
         (status = 200, body = WebhookResponse, description = "Applied, already applied, or not an event userd acts on"),

@@ -27,6 +27,8 @@ use crate::{
 };
 
 type JsonBody<T> = Body<T, ApiError>;
+
+const TAG: &str = "users";
 type Auth = Authed<ApiError>;
 
 pub fn router() -> Router<AppState> {
@@ -46,7 +48,7 @@ pub fn router() -> Router<AppState> {
         StatusResponse, RegisterRequest, LoginRequest, RefreshRequest, UserOut, TokensOut, AuthData,
         AuthResponse, ProfileResponse, RefreshResponse, ErrorResponse
     )),
-    tags((name = "002 · JWT users", description = "Document 002: JWT accounts with the {status, message, data} envelope."))
+    tags((name = TAG, description = "Document 002: accounts signed in with JWT access and refresh tokens, answered in the `{status, message, data}` envelope."))
 )]
 pub struct Doc;
 
@@ -55,6 +57,7 @@ pub struct Doc;
 pub struct StatusResponse {
     #[schema(example = "success")]
     status: &'static str,
+    #[schema(example = "Service is running")]
     message: &'static str,
 }
 
@@ -66,29 +69,35 @@ pub struct ErrorResponse {
     #[schema(example = "A user with this email already exists.")]
     message: String,
     /// Per-field messages, on validation errors only.
+    #[schema(nullable = false)]
     errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// Unique, compared case-insensitively; at most 254 characters.
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "user@example.com", min_length = 1, max_length = 254)]
     email: Input,
-    /// At least 8 characters, not a common password, not only digits; at most 4096 bytes.
+    /// At least 8 and at most 1024 characters, not a common password, not only digits.
     #[serde(default)]
-    #[schema(required = true, value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
+    #[schema(required = true, value_type = String, format = Password, example = "securepassword123", min_length = 8, max_length = 1024)]
     password: Input,
+    /// The same password again; at most 1024 characters.
     #[serde(default)]
-    #[schema(required = true, value_type = String, example = "securepassword123", min_length = 8, max_length = 4096)]
+    #[schema(required = true, value_type = String, format = Password, example = "securepassword123", min_length = 8, max_length = 1024)]
     confirm_password: Input,
+    /// At most 255 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 255)]
+    #[schema(value_type = Option<String>, example = "My Company", max_length = 255)]
     company_name: Input,
+    /// At most 150 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 150)]
+    #[schema(value_type = Option<String>, example = "John", max_length = 150)]
     first_name: Input,
+    /// At most 150 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 150)]
+    #[schema(value_type = Option<String>, example = "Doe", max_length = 150)]
     last_name: Input,
 }
 
@@ -125,8 +134,9 @@ pub struct LoginRequest {
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "user@example.com", min_length = 1)]
     email: Input,
+    /// At most 1024 characters.
     #[serde(default)]
-    #[schema(required = true, value_type = String, example = "securepassword123", min_length = 1, max_length = 4096)]
+    #[schema(required = true, value_type = String, format = Password, example = "securepassword123", min_length = 1, max_length = 1024)]
     password: Input,
 }
 
@@ -147,8 +157,9 @@ impl TryFrom<LoginRequest> for Login {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    /// The refresh token of a login (from `data.tokens.refresh`).
     #[serde(default)]
-    #[schema(required = true, value_type = String, min_length = 1)]
+    #[schema(required = true, value_type = String, min_length = 1, example = "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...")]
     refresh: Input,
 }
 
@@ -165,10 +176,15 @@ impl RefreshRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct UserOut {
+    #[schema(example = 1)]
     id: i64,
+    #[schema(example = "user@example.com", max_length = 254)]
     email: String,
+    #[schema(example = "John", max_length = 150)]
     first_name: String,
+    #[schema(example = "Doe", max_length = 150)]
     last_name: String,
+    #[schema(example = "My Company", max_length = 255)]
     company_name: String,
 }
 
@@ -184,6 +200,7 @@ impl From<&User> for UserOut {
     }
 }
 
+/// A JWT pair: `access` authenticates requests, `refresh` obtains new access tokens.
 #[derive(Serialize, ToSchema)]
 pub struct TokensOut {
     refresh: String,
@@ -204,20 +221,25 @@ pub struct AuthData {
 
 #[derive(Serialize, ToSchema)]
 pub struct AuthResponse {
+    #[schema(example = "success")]
     status: &'static str,
+    #[schema(example = "Login successful")]
     message: &'static str,
     data: AuthData,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ProfileResponse {
+    #[schema(example = "success")]
     status: &'static str,
+    #[schema(example = "Profile retrieved successfully")]
     message: &'static str,
     data: UserOut,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct RefreshResponse {
+    /// A new access token; the refresh token stays the same.
     access: String,
 }
 
@@ -226,19 +248,25 @@ fn auth_response(message: &'static str, user: &User, pair: TokenPair) -> AuthRes
 }
 
 /// Health check.
-#[utoipa::path(get, path = "/api/users/status/", tag = "002 · JWT users",
-    responses((status = 200, body = StatusResponse, example = json!({"status": "success", "message": "Service is running"}))))]
+///
+/// Public: says the service answers.
+#[utoipa::path(get, path = "/api/users/status/", tag = TAG, operation_id = "users_status",
+    responses((status = 200, body = StatusResponse, description = "The service is running",
+        example = json!({"status": "success", "message": "Service is running"}))))]
 async fn status() -> Json<StatusResponse> {
     Json(StatusResponse { status: "success", message: "Service is running" })
 }
 
 /// Registers a user with e-mail and password and signs them in.
-#[utoipa::path(post, path = "/api/users/register/", tag = "002 · JWT users", request_body = RegisterRequest,
+///
+/// Public. Answers the new user and the first token pair of their login.
+#[utoipa::path(post, path = "/api/users/register/", tag = TAG, operation_id = "users_register", request_body = RegisterRequest,
     responses(
-        (status = 201, body = AuthResponse, description = "User registered successfully"),
-        (status = 400, body = ErrorResponse, description = "Invalid fields, or `A user with this email already exists.`"),
-        (status = 415, body = ErrorResponse, description = "Body is not JSON"),
-        (status = 429, body = ErrorResponse, description = "Too many registrations from this address"),
+        (status = 201, body = AuthResponse, description = "The user and a new token pair (`User registered successfully`)"),
+        (status = 400, body = ErrorResponse, description = "Validation failed: `message` is the first problem, `errors` every field's messages; also `A user with this email already exists.`"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
+        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
+        (status = 429, body = ErrorResponse, description = "Too many registrations from this address; `Retry-After` says when to try again"),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -250,14 +278,16 @@ async fn register(
 }
 
 /// Signs in with e-mail and password.
-#[utoipa::path(post, path = "/api/users/login/", tag = "002 · JWT users", request_body = LoginRequest,
+///
+/// Public. Each login is a session of its own with a new token pair.
+#[utoipa::path(post, path = "/api/users/login/", tag = TAG, operation_id = "users_login", request_body = LoginRequest,
     responses(
-        (status = 200, body = AuthResponse, description = "Login successful"),
-        (status = 400, body = ErrorResponse, description = "A field is missing"),
+        (status = 200, body = AuthResponse, description = "The user and a new token pair (`Login successful`)"),
+        (status = 400, body = ErrorResponse, description = "Validation failed: a field is missing, blank or not text; `errors` says which"),
         (status = 401, body = ErrorResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
-        (status = 429, body = ErrorResponse, description = "Too many attempts"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
+        (status = 429, body = ErrorResponse, description = "Too many attempts; `Retry-After` says when to try again"),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -269,13 +299,16 @@ async fn login(
     Ok(Json(auth_response("Login successful", &user, pair)))
 }
 
-/// Blacklists the refresh token; the access tokens of that login stop working too.
-#[utoipa::path(post, path = "/api/users/logout/", tag = "002 · JWT users", request_body = RefreshRequest,
-    security(("bearer" = [])),
+/// Logs out: blacklists the refresh token.
+///
+/// The access tokens of that login stop working too, on every node.
+#[utoipa::path(post, path = "/api/users/logout/", tag = TAG, operation_id = "users_logout", request_body = RefreshRequest,
+    security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = StatusResponse, description = "User logged out successfully"),
-        (status = 400, body = ErrorResponse, description = "`Refresh token is required`, or `Token is invalid or expired`"),
-        (status = 401, body = ErrorResponse, description = "Not authenticated"),
+        (status = 200, body = StatusResponse, description = "The login is over (`User logged out successfully`)"),
+        (status = 400, body = ErrorResponse, description = "`Refresh token is required`, or `Token is invalid or expired` (malformed, expired, already blacklisted or another user's)"),
+        (status = 401, body = ErrorResponse, description = "Missing or invalid credentials"),
+        (status = 403, body = ErrorResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
     ))]
@@ -293,10 +326,12 @@ async fn logout(
     Ok(Json(StatusResponse { status: "success", message: "User logged out successfully" }))
 }
 
-/// A new access token for a refresh token (the refresh token is not rotated).
-#[utoipa::path(post, path = "/api/users/refresh-token/", tag = "002 · JWT users", request_body = RefreshRequest,
+/// Exchanges a refresh token for a new access token.
+///
+/// Public (the refresh token is the credential). The refresh token is not rotated.
+#[utoipa::path(post, path = "/api/users/refresh-token/", tag = TAG, operation_id = "users_refresh_token", request_body = RefreshRequest,
     responses(
-        (status = 200, body = RefreshResponse),
+        (status = 200, body = RefreshResponse, description = "A new access token"),
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
         (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
@@ -311,10 +346,10 @@ async fn refresh(
 }
 
 /// The authenticated user's profile.
-#[utoipa::path(get, path = "/api/users/profile/", tag = "002 · JWT users", security(("bearer" = []), ("session" = [])),
+#[utoipa::path(get, path = "/api/users/profile/", tag = TAG, operation_id = "users_profile", security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, body = ProfileResponse, description = "Profile retrieved successfully"),
-        (status = 401, body = ErrorResponse, description = "`Authentication credentials were not provided.`"),
+        (status = 200, body = ProfileResponse, description = "The caller's profile (`Profile retrieved successfully`)"),
+        (status = 401, body = ErrorResponse, description = "Missing or invalid credentials: `Authentication credentials were not provided.` or `Given token not valid for any token type`"),
     ))]
 async fn profile(Authed(principal, ..): Auth) -> Json<ProfileResponse> {
     Json(ProfileResponse {
