@@ -56,7 +56,7 @@ impl Email {
             return Err(Invalid::Blank);
         }
         let invalid = Invalid::Email;
-        if v.len() > Self::MAX_LEN || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if v.chars().count() > Self::MAX_LEN || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid);
         }
         let Some((local, domain)) = v.rsplit_once('@') else { return Err(invalid) };
@@ -71,7 +71,7 @@ impl Email {
                     && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
         let local_ok = !local.is_empty()
-            && local.len() <= 64
+            && local.chars().count() <= 64
             && !local.contains('@')
             && !local.starts_with('.')
             && !local.ends_with('.')
@@ -305,6 +305,11 @@ mod tests {
         let e = Email::parse("  Alice.Smith@Example.COM ").expect("valid");
         assert_eq!(e.as_str(), "Alice.Smith@example.com");
         assert_eq!(e.key(), "alice.smith@example.com");
+        // The limits count characters, as OpenAPI's maxLength does.
+        let longest = format!("{}@{}.com", "é".repeat(64), "d".repeat(185));
+        assert!(Email::parse(&longest).is_ok(), "254 characters, more bytes");
+        let too_long = format!("{}@{}.com", "é".repeat(64), "d".repeat(186));
+        assert!(Email::parse(&too_long).is_err(), "255 characters");
         for (bad, why) in [
             ("", "blank"),
             ("alice", "no at sign"),
