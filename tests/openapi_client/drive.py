@@ -85,8 +85,10 @@ class Journey:
         self.failures.append(message)
 
 
-def authenticated(base_url: str, token: str) -> AuthenticatedClient:
-    return AuthenticatedClient(base_url=base_url, token=token, timeout=TIMEOUT, raise_on_unexpected_status=True)
+def authenticated(base_url: str, token: str, prefix: str = "Bearer") -> AuthenticatedClient:
+    return AuthenticatedClient(
+        base_url=base_url, token=token, prefix=prefix, timeout=TIMEOUT, raise_on_unexpected_status=True
+    )
 
 
 def drive(base_url: str, journey: Journey) -> None:
@@ -200,7 +202,8 @@ def drive(base_url: str, journey: Journey) -> None:
     )
     if stale is not None:
         journey.check("replaced token refused", stale.message == "Not authenticated", stale.message)
-    api_client = authenticated(base_url, new_token)
+    # The personal API token under DRF authtoken's own scheme, as its clients send it.
+    api_client = authenticated(base_url, new_token, prefix="Token")
     current = journey.step(
         "account_me with the new API token", account_me.sync_detailed(client=api_client), 200, MeResponse
     )
