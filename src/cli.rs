@@ -16,7 +16,7 @@ use crate::{
         ports::KeyStore,
         sessions::tokens,
     },
-    secret,
+    secret, telemetry,
 };
 
 #[derive(Debug, Parser)]
@@ -83,9 +83,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let log_format = config.log_format;
     let app = Application::build(config).await?;
     // A fixed line that scripts wait for (contract).
-    eprintln!("listening on http://{}", app.local_addr());
+    let listening = format!("listening on http://{}", app.local_addr());
+    telemetry::print(log_format, tracing::Level::INFO, &listening);
     tracing::info!(public_url = app.public_url(), "userd started");
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");

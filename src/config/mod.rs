@@ -48,6 +48,16 @@ pub struct S3Config {
     pub session_token: Option<SecretString>,
 }
 
+/// How log lines are written to stderr (`USERD_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (coloured only when stderr is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// `Debug` hides the database password and every secret (see the manual impl below).
 #[derive(Clone)]
 pub struct Config {
@@ -68,6 +78,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub stripe: StripeConfig,
     pub log: String,
+    pub log_format: LogFormat,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -93,6 +104,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_STRIPE_SUCCESS_URL",
     "USERD_STRIPE_CANCEL_URL",
     "USERD_LOG",
+    "USERD_LOG_FORMAT",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
     // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
     "USERD_TEST_POSTGRES_URL",
@@ -244,6 +256,11 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
             return Err(bad("USERD_LOG", format!("'{log}' is not a tracing filter such as info or userd=debug")));
         }
+        let log_format = match var("USERD_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(v) => return Err(bad("USERD_LOG_FORMAT", format!("'{v}' is not text or json"))),
+        };
 
         Ok(Config {
             bind,
@@ -261,6 +278,7 @@ impl Config {
             cors_origins,
             stripe,
             log,
+            log_format,
         })
     }
 }
@@ -285,6 +303,7 @@ impl std::fmt::Debug for Config {
             cors_origins,
             stripe,
             log,
+            log_format,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -302,6 +321,7 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", cors_origins)
             .field("stripe", stripe)
             .field("log", log)
+            .field("log_format", log_format)
             .finish()
     }
 }

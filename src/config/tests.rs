@@ -39,12 +39,22 @@ fn each_malformed_value_names_its_variable() {
         ("USERD_CORS_ORIGINS", "example.com"),
         ("USERD_STRIPE_PRICES", "pro"),
         ("USERD_LOG", "[[["),
+        ("USERD_LOG_FORMAT", "xml"),
     ];
     for (var, value) in cases {
         let err = from(&[(var, value)]).expect_err(var);
         assert_eq!(err.var, var, "{value} should be refused by {var}");
         assert!(err.to_string().starts_with(var));
     }
+}
+
+#[test]
+fn the_log_format_is_text_unless_json_is_asked_for() {
+    assert_eq!(from(&[]).expect("default").log_format, LogFormat::Text);
+    assert_eq!(from(&[("USERD_LOG_FORMAT", "text")]).expect("text").log_format, LogFormat::Text);
+    assert_eq!(from(&[("USERD_LOG_FORMAT", "json")]).expect("json").log_format, LogFormat::Json);
+    let err = from(&[("USERD_LOG_FORMAT", "JSONL")]).expect_err("unknown format");
+    assert_eq!(err.to_string(), "USERD_LOG_FORMAT: 'JSONL' is not text or json");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod examples;
 mod files;
 mod house;
 mod jwt_surface;
+mod logs;
 mod operations;
 mod sessions;
 mod store;
