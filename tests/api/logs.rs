@@ -8,7 +8,7 @@ use std::{
 };
 
 use reqwest::{Response, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::cli::userd;
 
@@ -59,6 +59,20 @@ impl Logged {
 
     async fn get(&self, path: &str) -> Response {
         self.client.get(format!("{}{path}", self.url)).send().await.expect("request")
+    }
+
+    /// Registers a user and returns their access token.
+    async fn access_token(&self) -> String {
+        let res = self
+            .client
+            .post(format!("{}/api/users/register/", self.url))
+            .json(&json!({"email": "buyer@example.com", "password": "securepassword123", "confirm_password": "securepassword123"}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.expect("json");
+        body["data"]["tokens"]["access"].as_str().expect("access token").to_string()
     }
 }
 
@@ -130,4 +144,36 @@ async fn json_logs_are_one_object_per_line_with_the_access_fields() {
     assert_eq!(line["span"]["method"], "GET");
     assert_eq!(line["span"]["route"], "/api/users/status/");
     assert!(line["timestamp"].is_string(), "{line}");
+}
+
+#[tokio::test]
+async fn a_feature_that_is_not_configured_answers_400_and_logs_what_to_set() {
+    let mut server = Logged::start(&[]);
+    let access = server.access_token().await;
+    let res = server
+        .client
+        .post(format!("{}/api/users/stripe/checkout/", server.url))
+        .bearer_auth(&access)
+        .json(&json!({"plan": "pro"}))
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let id = request_id(&res);
+    // Document 001's answer for any failed checkout.
+    assert_eq!(res.json::<Value>().await.expect("json"), json!({"message": "Unexpected error"}));
+    let line = server.line_with("checkout is not configured: set USERD_STRIPE_SECRET_KEY and USERD_STRIPE_PRICES");
+    assert!(line.contains(" WARN ") && line.contains(&id), "{line}");
+
+    let res = server
+        .client
+        .post(format!("{}/api/users/stripe/webhook/", server.url))
+        .header("stripe-signature", "t=1,v1=00")
+        .body("{}")
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let line = server.line_with("the Stripe webhook is not configured: set USERD_STRIPE_WEBHOOK_SECRET");
+    assert!(line.contains(" WARN ") && line.contains(&request_id(&res)), "{line}");
 }
