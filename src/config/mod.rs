@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use secrecy::SecretString;
 
 pub use self::values::parse_duration;
-use self::values::{duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
+use self::values::{database_url, duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
 pub use crate::domain::model::JwtAlg;
 
 #[cfg(test)]
@@ -123,12 +123,18 @@ pub const MAX_REFRESH_TTL: Duration = Duration::from_secs(365 * 86_400);
 pub const MAX_SETTING_FILE_BYTES: u64 = 64 * 1024;
 
 impl Config {
-    /// Reads the process environment; `bind` and `data_dir` come from the CLI flags when given.
+    /// Reads the process environment; `bind` and `data_dir` come from the CLI flags when given, and an error
+    /// about a value given by a flag names the flag.
     pub fn from_env(bind: Option<String>, data_dir: Option<PathBuf>) -> Result<Self, ConfigError> {
         Self::from_lookup(|name| match name {
             "USERD_BIND" if bind.is_some() => bind.clone(),
             "USERD_DATA_DIR" if data_dir.is_some() => data_dir.as_ref().map(|d| d.to_string_lossy().into_owned()),
             _ => std::env::var(name).ok(),
+        })
+        .map_err(|e| match e.var {
+            "USERD_BIND" if bind.is_some() => ConfigError { var: "--bind", ..e },
+            "USERD_DATA_DIR" if data_dir.is_some() => ConfigError { var: "--data-dir", ..e },
+            _ => e,
         })
     }
 
@@ -148,12 +154,10 @@ impl Config {
         let database_url =
             match plain_or_file(&get, var("USERD_DATABASE_URL"), "USERD_DATABASE_URL", "USERD_DATABASE_URL_FILE")? {
                 None => format!("sqlite://{}/userd.db", data_dir.display()),
-                Some((v, _))
-                    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") =>
-                {
+                Some((v, from)) => {
+                    database_url(&v).map_err(|why| bad(from, why))?;
                     v
                 }
-                Some((_, from)) => return Err(bad(from, "must start with sqlite:// or postgres://")),
             };
         let public_url = match var("USERD_PUBLIC_URL") {
             None => None,

@@ -46,6 +46,7 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
         ("USERD_ACCESS_TTL", "99999999999999999999s"),
         ("USERD_SECRET_KEY_FILE", "/nonexistent/userd-secret-key"),
         ("USERD_LOG_FORMAT", "xml"),
+        ("USERD_DATABASE_URL", "postgres://u:p@host:notaport/db"),
     ];
     for (var, value) in cases {
         let out = userd(dir.path()).env(var, value).output().expect("run");

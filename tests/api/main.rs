@@ -11,5 +11,6 @@ mod jwt_surface;
 mod logs;
 mod operations;
 mod sessions;
+mod startup;
 mod store;
 mod stripe;
