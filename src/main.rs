@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli.command.unwrap_or(Command::Serve), config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            telemetry::print(log_format, Level::ERROR, &format!("userd: {e:#}"));
+            telemetry::print(log_format, Level::ERROR, &format!("userd: {}", cli::error_line(&e)));
             ExitCode::FAILURE
         }
     }
