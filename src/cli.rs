@@ -16,7 +16,7 @@ use crate::{
         ports::KeyStore,
         sessions::tokens,
     },
-    secret,
+    secret, telemetry,
 };
 
 #[derive(Debug, Parser)]
@@ -82,10 +82,29 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// `e` and its causes on one line, each said once: many libraries' messages end with their
+/// source's (sqlx's "error returned from database: {source}"), which `{:#}` would print twice.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.ends_with(text.as_str()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let log_format = config.log_format;
     let app = Application::build(config).await?;
     // A fixed line that scripts wait for (contract).
-    eprintln!("listening on http://{}", app.local_addr());
+    let listening = format!("listening on http://{}", app.local_addr());
+    telemetry::print(log_format, tracing::Level::INFO, &listening);
     tracing::info!(public_url = app.public_url(), "userd started");
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -130,4 +149,19 @@ async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
     store.close().await;
     eprintln!("staff user {} (id {}) is ready", user.email, user.id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let inner = std::io::Error::other("database \"x\" does not exist");
+        let wrapped = anyhow::Error::new(inner).context("error returned from database: database \"x\" does not exist");
+        let e = wrapped.context("applying migrations");
+        assert_eq!(error_line(&e), "applying migrations: error returned from database: database \"x\" does not exist");
+        let e = anyhow::anyhow!("one\ntwo").context("outer");
+        assert_eq!(error_line(&e), "outer: one two");
+    }
 }

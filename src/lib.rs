@@ -33,7 +33,8 @@ use crate::{
 
 /// Opens the database named by the config and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
-    let store = SqlStore::connect(&config.database_url).await.context("connecting to the database")?;
+    // Its error names the server or the file and the cause already.
+    let store = SqlStore::connect(&config.database_url).await?;
     store.migrate().await.context("applying migrations")?;
     Ok(Arc::new(store))
 }

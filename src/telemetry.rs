@@ -1,17 +1,42 @@
-//! Logs to stderr (`USERD_LOG` filter) and the Prometheus metrics of one application.
+//! Logs to stderr (`USERD_LOG` filter, `USERD_LOG_FORMAT`) and the Prometheus metrics of one application.
 
-use std::{sync::Arc, time::Duration};
+use std::{io::IsTerminal, sync::Arc, time::Duration};
 
 use axum::http::{Method, StatusCode};
 use metrics::{Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tracing_subscriber::EnvFilter;
 
-pub fn init_logging(filter: &str) {
+use crate::config::LogFormat;
+
+/// Logs to stderr. Text is coloured only when stderr is a terminal, so a file or a pipe gets
+/// no escape codes; JSON is one object per line, the event's fields at the top level and the
+/// request's (method, route, request id) under `span`.
+pub fn init_logging(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(format == LogFormat::Text && std::io::stderr().is_terminal());
     // A second call (tests) keeps the first subscriber.
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_span_list(false).try_init(),
+    };
+}
+
+/// Prints a line that must reach stderr whatever `USERD_LOG` filters: the address scripts wait
+/// for, or the error that stops the program. Text is the bare line; JSON an object like the
+/// log's, so a log shipper reads every line of the stream.
+pub fn print(format: LogFormat, level: tracing::Level, line: &str) {
+    match format {
+        LogFormat::Text => eprintln!("{line}"),
+        LogFormat::Json => {
+            let at = format!("{:.6}", jiff::Timestamp::now());
+            eprintln!("{}", serde_json::json!({"timestamp": at, "level": level.as_str(), "message": line}));
+        }
+    }
 }
 
 /// The metrics of one application instance. Owned by the instance rather than installed
@@ -24,8 +49,9 @@ pub struct Metrics {
 
 static METADATA: Metadata<'static> = Metadata::new("userd", Level::INFO, Some(module_path!()));
 
-/// The method as a label value from a closed set, so made-up methods cannot grow `/metrics`.
-fn method_label(method: &Method) -> &'static str {
+/// The method as a label value from a closed set, so made-up methods cannot grow `/metrics`
+/// (nor lengthen a log line).
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",

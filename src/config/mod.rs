@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use secrecy::SecretString;
 
 pub use self::values::parse_duration;
-use self::values::{duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
+use self::values::{database_url, duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
 pub use crate::domain::model::JwtAlg;
 
 #[cfg(test)]
@@ -48,6 +48,16 @@ pub struct S3Config {
     pub session_token: Option<SecretString>,
 }
 
+/// How log lines are written to stderr (`USERD_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (coloured only when stderr is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// `Debug` hides the database password and every secret (see the manual impl below).
 #[derive(Clone)]
 pub struct Config {
@@ -68,6 +78,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub stripe: StripeConfig,
     pub log: String,
+    pub log_format: LogFormat,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -93,6 +104,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_STRIPE_SUCCESS_URL",
     "USERD_STRIPE_CANCEL_URL",
     "USERD_LOG",
+    "USERD_LOG_FORMAT",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
     // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
     "USERD_TEST_POSTGRES_URL",
@@ -111,12 +123,18 @@ pub const MAX_REFRESH_TTL: Duration = Duration::from_secs(365 * 86_400);
 pub const MAX_SETTING_FILE_BYTES: u64 = 64 * 1024;
 
 impl Config {
-    /// Reads the process environment; `bind` and `data_dir` come from the CLI flags when given.
+    /// Reads the process environment; `bind` and `data_dir` come from the CLI flags when given, and an error
+    /// about a value given by a flag names the flag.
     pub fn from_env(bind: Option<String>, data_dir: Option<PathBuf>) -> Result<Self, ConfigError> {
         Self::from_lookup(|name| match name {
             "USERD_BIND" if bind.is_some() => bind.clone(),
             "USERD_DATA_DIR" if data_dir.is_some() => data_dir.as_ref().map(|d| d.to_string_lossy().into_owned()),
             _ => std::env::var(name).ok(),
+        })
+        .map_err(|e| match e.var {
+            "USERD_BIND" if bind.is_some() => ConfigError { var: "--bind", ..e },
+            "USERD_DATA_DIR" if data_dir.is_some() => ConfigError { var: "--data-dir", ..e },
+            _ => e,
         })
     }
 
@@ -136,12 +154,10 @@ impl Config {
         let database_url =
             match plain_or_file(&get, var("USERD_DATABASE_URL"), "USERD_DATABASE_URL", "USERD_DATABASE_URL_FILE")? {
                 None => format!("sqlite://{}/userd.db", data_dir.display()),
-                Some((v, _))
-                    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") =>
-                {
+                Some((v, from)) => {
+                    database_url(&v).map_err(|why| bad(from, why))?;
                     v
                 }
-                Some((_, from)) => return Err(bad(from, "must start with sqlite:// or postgres://")),
             };
         let public_url = match var("USERD_PUBLIC_URL") {
             None => None,
@@ -244,6 +260,11 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
             return Err(bad("USERD_LOG", format!("'{log}' is not a tracing filter such as info or userd=debug")));
         }
+        let log_format = match var("USERD_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(v) => return Err(bad("USERD_LOG_FORMAT", format!("'{v}' is not text or json"))),
+        };
 
         Ok(Config {
             bind,
@@ -261,6 +282,7 @@ impl Config {
             cors_origins,
             stripe,
             log,
+            log_format,
         })
     }
 }
@@ -285,6 +307,7 @@ impl std::fmt::Debug for Config {
             cors_origins,
             stripe,
             log,
+            log_format,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -302,6 +325,7 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", cors_origins)
             .field("stripe", stripe)
             .field("log", log)
+            .field("log_format", log_format)
             .finish()
     }
 }

@@ -39,12 +39,41 @@ fn each_malformed_value_names_its_variable() {
         ("USERD_CORS_ORIGINS", "example.com"),
         ("USERD_STRIPE_PRICES", "pro"),
         ("USERD_LOG", "[[["),
+        ("USERD_LOG_FORMAT", "xml"),
     ];
     for (var, value) in cases {
         let err = from(&[(var, value)]).expect_err(var);
         assert_eq!(err.var, var, "{value} should be refused by {var}");
         assert!(err.to_string().starts_with(var));
     }
+}
+
+#[test]
+fn the_log_format_is_text_unless_json_is_asked_for() {
+    assert_eq!(from(&[]).expect("default").log_format, LogFormat::Text);
+    assert_eq!(from(&[("USERD_LOG_FORMAT", "text")]).expect("text").log_format, LogFormat::Text);
+    assert_eq!(from(&[("USERD_LOG_FORMAT", "json")]).expect("json").log_format, LogFormat::Json);
+    let err = from(&[("USERD_LOG_FORMAT", "JSONL")]).expect_err("unknown format");
+    assert_eq!(err.to_string(), "USERD_LOG_FORMAT: 'JSONL' is not text or json");
+}
+
+#[test]
+fn a_database_url_the_store_could_not_read_is_refused_without_quoting_it() {
+    for url in ["postgres://u:hunter2@h:notaport/db", "sqlite://data/userd.db?mode=sometimes"] {
+        let err = from(&[("USERD_DATABASE_URL", url)]).expect_err(url);
+        assert_eq!(err.var, "USERD_DATABASE_URL");
+        assert!(err.to_string().contains("not a valid database URL"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "the password is not quoted: {err}");
+    }
+    from(&[("USERD_DATABASE_URL", "postgres://u:p@db.example.com:5433/userd?sslmode=require")]).expect("valid");
+}
+
+#[test]
+fn a_bad_flag_is_named_as_the_flag_not_as_its_variable() {
+    // The flag overrides the variable, so whatever the environment holds, the flag's value is read.
+    let err = Config::from_env(Some("nonsense".into()), None).expect_err("not an address");
+    assert_eq!(err.var, "--bind");
+    assert!(err.to_string().starts_with("--bind: 'nonsense'"), "{err}");
 }
 
 #[test]

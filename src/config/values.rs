@@ -1,7 +1,9 @@
 //! Reading one setting: durations with units and bounds, URLs, `plan=price` pairs, values
 //! kept in files, and URLs with their passwords hidden.
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions};
 
 use super::{ConfigError, MAX_SETTING_FILE_BYTES, MIN_TTL, bad};
 
@@ -40,6 +42,22 @@ pub(super) fn redact_query(url: &str) -> String {
         })
         .collect();
     format!("{head}?{}", params.join("&"))
+}
+
+/// Checks a database URL as the store will read it, so a malformed one stops the start as a setting
+/// does. The reason never quotes the URL, which may hold a password.
+pub(super) fn database_url(url: &str) -> Result<(), String> {
+    let parsed = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url).map(drop)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        PgConnectOptions::from_str(url).map(drop)
+    } else {
+        return Err("must start with sqlite:// or postgres://".into());
+    };
+    parsed.map_err(|e| match e {
+        sqlx::Error::Configuration(why) => format!("not a valid database URL ({why})"),
+        other => format!("not a valid database URL ({other})"),
+    })
 }
 
 /// The value of setting `name`: `plain` (the variable as `from_lookup` reads it), or the contents of the file

@@ -2,6 +2,7 @@
 //! headers, CORS, fallbacks) and those of one surface's API routes (its panic shape,
 //! framing and caching headers), so the web app can have its own at `/`.
 
+<<<<<<< HEAD
 use std::{
     collections::HashMap,
     convert::Infallible,
@@ -10,6 +11,9 @@ use std::{
     task::{Context, Poll},
     time::Instant,
 };
+=======
+use std::time::{Duration, Instant};
+>>>>>>> ops
 
 use axum::{
     Router,
@@ -31,6 +35,7 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
+use tracing::Span;
 
 use super::{
     AppState, MAX_JSON_BYTES,
@@ -112,12 +117,25 @@ pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> 
     }
     router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-            let path = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
-            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path, request_id = id)
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(access_line))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The span of one request: every line logged while it is served carries its method, matched
+/// route and request id. Only the route template is kept, never the path's values, the query
+/// string or another header.
+fn request_span(req: &Request<Body>) -> Span {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let method = crate::telemetry::method_label(req.method());
+    tracing::info_span!("request", method = %method, route = %route, request_id = %id)
+}
+
+/// The access log: one `info` line per request, in the request's span, once its status is known.
+fn access_line<B>(res: &Response<B>, latency: Duration, _: &Span) {
+    // Milliseconds with microsecond precision, as a number (JSON) that is short to read (text).
+    let ms = latency.as_micros() as f64 / 1000.0;
+    tracing::info!(status = res.status().as_u16(), ms, "access");
 }
 
 async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {

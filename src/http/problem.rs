@@ -161,11 +161,20 @@ impl Problem {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("{} too large: the limit is {limit} bytes.", D::TOO_LARGE),
             ),
-            Error::NotConfigured(Feature::Checkout) => {
-                Problem::new(StatusCode::BAD_REQUEST, "Stripe checkout is not configured.")
-            }
-            Error::NotConfigured(Feature::PaymentWebhook) => {
-                Problem::new(StatusCode::BAD_REQUEST, "The Stripe webhook is not configured.")
+            Error::NotConfigured(feature) => {
+                let (what, settings, message) = match feature {
+                    Feature::Checkout => (
+                        "checkout",
+                        "USERD_STRIPE_SECRET_KEY and USERD_STRIPE_PRICES",
+                        "Stripe checkout is not configured.",
+                    ),
+                    Feature::PaymentWebhook => {
+                        ("the Stripe webhook", "USERD_STRIPE_WEBHOOK_SECRET", "The Stripe webhook is not configured.")
+                    }
+                };
+                // The client learns only that the feature is off; the operator learns what to set.
+                tracing::warn!("{what} is not configured: set {settings}");
+                Problem::new(StatusCode::BAD_REQUEST, message)
             }
             Error::Upstream => {
                 Problem::new(StatusCode::BAD_REQUEST, "The payment provider could not complete the request.")

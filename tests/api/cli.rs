@@ -11,7 +11,8 @@ use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_userd");
 
-fn userd(dir: &std::path::Path) -> Command {
+/// The binary with only `PATH` and the given data dir from the environment, logging at `warn`.
+pub(crate) fn userd(dir: &std::path::Path) -> Command {
     let mut c = Command::new(BIN);
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -44,6 +45,8 @@ fn a_bad_setting_stops_the_start_with_one_line_naming_it() {
         ("USERD_REFRESH_TTL", "100000000d"),
         ("USERD_ACCESS_TTL", "99999999999999999999s"),
         ("USERD_SECRET_KEY_FILE", "/nonexistent/userd-secret-key"),
+        ("USERD_LOG_FORMAT", "xml"),
+        ("USERD_DATABASE_URL", "postgres://u:p@host:notaport/db"),
     ];
     for (var, value) in cases {
         let out = userd(dir.path()).env(var, value).output().expect("run");

@@ -76,7 +76,8 @@ pub fn postgres_url() -> Option<String> {
     url
 }
 
-fn with_database(url: &str, db: &str) -> String {
+/// `url` naming database `db` instead of its own.
+pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
