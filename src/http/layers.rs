@@ -2,18 +2,14 @@
 //! headers, CORS, fallbacks) and those of one surface's API routes (its panic shape,
 //! framing and caching headers), so the web app can have its own at `/`.
 
-<<<<<<< HEAD
 use std::{
     collections::HashMap,
     convert::Infallible,
     future::{Ready, ready},
     sync::Arc,
     task::{Context, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
-=======
-use std::time::{Duration, Instant};
->>>>>>> ops
 
 use axum::{
     Router,
