@@ -113,8 +113,24 @@ pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> 
     }
     router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(access_line))
+        // The access line carries the status; a 5xx's cause is logged where it happened.
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(access_line).on_failure(()))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(plain_request_id))
+}
+
+/// A request id the client sent is kept (so a proxy's id follows the request through)
+/// only when it is short and plain: 1 to 64 letters, digits, `-`, `_` or `.`. Any other
+/// is replaced by a new one, so no client can pad or forge log lines through it.
+async fn plain_request_id(mut req: Request) -> Request {
+    let plain = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    };
+    if req.headers().get(REQUEST_ID).is_some_and(|v| !plain(v)) {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
 }
 
 /// The span of one request: every line logged while it is served carries its method, matched

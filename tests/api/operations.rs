@@ -126,6 +126,12 @@ both_backends! {
         assert!(!res.headers()["x-request-id"].is_empty());
         let res = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.expect("send");
         assert_eq!(res.headers()["x-request-id"], "abc-123");
+        // Anything but a short plain id is replaced, so it cannot pad or forge log lines.
+        for sent in ["a".repeat(65), "abc 123".to_string(), "abc\"} {\"level\":\"ERROR".to_string()] {
+            let res = app.client.get(app.url("/healthz")).header("x-request-id", &sent).send().await.expect("send");
+            let got = res.headers()["x-request-id"].to_str().expect("ascii").to_string();
+            assert!(got != sent && got.len() == 36, "{sent:?} became {got:?}");
+        }
     }
 }
 
