@@ -102,9 +102,10 @@ pub fn error_line(e: &anyhow::Error) -> String {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let log_format = config.log_format;
     let app = Application::build(config).await?;
-    // A fixed line that scripts wait for (contract).
-    let listening = format!("listening on http://{}", app.local_addr());
-    telemetry::print(log_format, tracing::Level::INFO, &listening);
+    // A fixed line per address that scripts wait for (contract), the first address first.
+    for addr in app.local_addrs() {
+        telemetry::print(log_format, tracing::Level::INFO, &format!("listening on http://{addr}"));
+    }
     tracing::info!(public_url = app.public_url(), "userd started");
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -60,6 +60,7 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         tokens: TokenSettings { alg: config.jwt_alg, access_ttl: config.access_ttl, refresh_ttl: config.refresh_ttl },
         billing: billing(config)?,
         max_upload_bytes: config.max_upload_bytes,
+        pictures: domain::pictures::PictureLimits::default(),
         rate_limit: config.rate_limit,
         hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
@@ -69,7 +70,8 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
 /// Stripe and the plans it sells. Checkout returns to `{public URL}/settings` unless told
 /// otherwise; [`Application::build`] fills in the public URL once the port is bound.
 fn billing(config: &Config) -> anyhow::Result<BillingSettings> {
-    let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
+    let first = config.bind.first().map_or_else(|| "127.0.0.1:8000".to_string(), ToString::to_string);
+    let base = config.public_url.clone().unwrap_or_else(|| format!("http://{first}"));
     let default = || format!("{base}/settings");
     Ok(BillingSettings {
         gateway: Arc::new(StripeGateway::new(&config.stripe).context("setting up the Stripe client")?),
@@ -81,10 +83,11 @@ fn billing(config: &Config) -> anyhow::Result<BillingSettings> {
 
 /// A bound, ready-to-serve instance.
 pub struct Application {
-    listener: TcpListener,
+    /// One per address of `USERD_BIND`, in its order.
+    listeners: Vec<(TcpListener, SocketAddr)>,
+    first: SocketAddr,
     router: axum::Router,
     store: Arc<SqlStore>,
-    addr: SocketAddr,
     public_url: String,
 }
 
@@ -97,9 +100,14 @@ impl Application {
     /// [`Application::build`] with the domain reading time from `clock` (tests move it).
     pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         // Bound first: the public URL (and so Stripe's return URLs) may name the port picked.
-        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
-        let addr = listener.local_addr()?;
-        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let mut listeners = Vec::with_capacity(config.bind.len());
+        for wanted in &config.bind {
+            let listener = TcpListener::bind(wanted).await.with_context(|| format!("binding {wanted}"))?;
+            let addr = listener.local_addr()?;
+            listeners.push((listener, addr));
+        }
+        let first = listeners.first().map(|(_, addr)| *addr).context("no address to listen on")?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{first}"));
         for url in [&mut config.stripe.success_url, &mut config.stripe.cancel_url] {
             url.get_or_insert_with(|| format!("{public_url}/settings"));
         }
@@ -107,11 +115,17 @@ impl Application {
         let domain = build_domain(&config, store.clone(), clock).await?;
         domain.spawn_background();
         let state = http::AppState::new(domain, config, public_url.clone());
-        Ok(Application { listener, router: http::router(state), store, addr, public_url })
+        Ok(Application { listeners, first, router: http::router(state), store, public_url })
     }
 
+    /// The first address listened on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.first
+    }
+
+    /// Every address listened on, in `USERD_BIND`'s order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|(_, addr)| *addr).collect()
     }
 
     pub fn public_url(&self) -> &str {
@@ -119,10 +133,34 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Every address serves the same application.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut servers = tokio::task::JoinSet::new();
+        for (listener, _) in self.listeners {
+            let app = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+            let mut stopped = stopped.clone();
+            servers.spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+            });
+        }
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let mut result = Ok(());
+        while let Some(done) = servers.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e.into()),
+                Err(e) => result = Err(anyhow::anyhow!("a listener's task failed: {e}")),
+            }
+        }
         self.store.close().await;
-        Ok(())
+        result
     }
 }

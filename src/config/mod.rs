@@ -8,7 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use secrecy::SecretString;
 
 pub use self::values::parse_duration;
-use self::values::{database_url, duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
+use self::values::{addresses, database_url, duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
 pub use crate::domain::model::JwtAlg;
 
 #[cfg(test)]
@@ -61,7 +61,8 @@ pub enum LogFormat {
 /// `Debug` hides the database password and every secret (see the manual impl below).
 #[derive(Clone)]
 pub struct Config {
-    pub bind: SocketAddr,
+    /// Listen addresses (at least one); the first names the default public URL.
+    pub bind: Vec<SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: String,
     /// `None`: derived from the address actually bound.
@@ -144,11 +145,8 @@ impl Config {
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
 
         let bind = match var("USERD_BIND") {
-            None => SocketAddr::from(([127, 0, 0, 1], 8000)),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| bad("USERD_BIND", format!("'{v}' is not an address like 127.0.0.1:8000")))?,
+            None => vec![SocketAddr::from(([127, 0, 0, 1], 8000))],
+            Some(v) => addresses(&v).map_err(|why| bad("USERD_BIND", why))?,
         };
         let data_dir = PathBuf::from(var("USERD_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url =

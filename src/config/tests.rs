@@ -14,7 +14,7 @@ fn from(pairs: Settings) -> Result<Config, ConfigError> {
 #[test]
 fn defaults_follow_the_contract() {
     let c = from(&[]).expect("defaults are valid");
-    assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
+    assert_eq!(c.bind, vec!["127.0.0.1:8000".parse().expect("address")]);
     assert_eq!(c.database_url, "sqlite://./data/userd.db");
     assert_eq!(c.access_ttl, Duration::from_secs(3600));
     assert_eq!(c.refresh_ttl, Duration::from_secs(7 * 86400));
@@ -310,4 +310,15 @@ fn redacting_a_url_hides_any_password() {
     for (input, expected, why) in cases {
         assert_eq!(redact_url(input), expected, "{why}");
     }
+}
+
+#[test]
+fn bind_takes_several_addresses_in_order() {
+    let c = from(&[("USERD_BIND", "127.0.0.1:8000, 127.0.0.1:8010,127.0.0.1:8000")]).expect("valid");
+    let expected: Vec<std::net::SocketAddr> =
+        ["127.0.0.1:8000", "127.0.0.1:8010"].iter().map(|a| a.parse().expect("address")).collect();
+    assert_eq!(c.bind, expected, "in order, each once");
+    let err = from(&[("USERD_BIND", "127.0.0.1:8000,nonsense")]).expect_err("one is not an address");
+    assert_eq!(err.var, "USERD_BIND");
+    assert!(err.to_string().contains("'nonsense'"), "{err}");
 }

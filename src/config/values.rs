@@ -195,3 +195,15 @@ pub(super) fn pairs(v: &str) -> Option<Vec<(String, String)>> {
         })
         .collect()
 }
+
+/// `USERD_BIND`: one address, or several separated by commas (each is bound).
+pub(super) fn addresses(v: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+    let mut found = Vec::new();
+    for part in v.split(',').map(str::trim) {
+        let addr = part.parse().map_err(|_| format!("'{part}' is not an address like 127.0.0.1:8000"))?;
+        if !found.contains(&addr) {
+            found.push(addr);
+        }
+    }
+    Ok(found)
+}

@@ -11,10 +11,12 @@ use super::{
     crypto,
     error::{Error, Result},
     model::{
-        Email, ExternalId, NewUser, Password, ProfileUpdate, Revocation, TimeZoneName, TokenPair, User, UserId,
-        Username,
+        Effect, Email, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate, Revocation, TimeZoneName,
+        TokenPair, User, UserId, Username,
     },
+    outbox::{Outbox, Queued},
     passwords::PasswordHasher,
+    pictures::{Pictures, Prepared},
     ports::{Tx, UnitOfWork, UserStore},
     sessions::{Sessions, web::WebSession},
     throttle::Throttle,
@@ -32,6 +34,19 @@ pub struct Registration {
     pub company_name: String,
     pub bio: String,
     pub avatar: Option<String>,
+    /// An uploaded profile picture, already checked and re-encoded.
+    pub picture: Option<Prepared>,
+}
+
+/// What an account update changes (document 004's `PUT update/`); `None` leaves a field
+/// as it is.
+#[derive(Default)]
+pub struct AccountChange {
+    /// Profile fields; its `avatar` is set from `picture`.
+    pub profile: ProfileUpdate,
+    pub password: Option<Password>,
+    /// `Some(None)` deletes the picture; `Some(Some(_))` replaces it.
+    pub picture: Option<Option<Prepared>>,
 }
 
 impl Registration {
@@ -46,6 +61,7 @@ impl Registration {
             company_name: String::new(),
             bio: String::new(),
             avatar: None,
+            picture: None,
         }
     }
 }
@@ -68,6 +84,8 @@ pub struct Accounts {
     pub(super) sessions: Sessions,
     pub(super) hasher: PasswordHasher,
     pub(super) throttle: Throttle,
+    pub(super) pictures: Pictures,
+    pub(super) outbox: Outbox,
     pub(super) clock: Arc<dyn Clock>,
 }
 
@@ -77,14 +95,56 @@ impl Accounts {
     #[instrument(skip_all)]
     pub async fn register(&self, ip: Option<IpAddr>, reg: Registration) -> Result<(User, TokenPair)> {
         self.throttle.register(ip)?;
+        let (user, pair) = self.open_account(reg, true).await?;
+        let pair = pair.ok_or_else(|| Error::Internal(anyhow::anyhow!("registration started no session")))?;
+        Ok((user, pair))
+    }
+
+    /// Creates the account without signing it in (document 004 answers the user only).
+    #[instrument(skip_all)]
+    pub async fn create_account(&self, ip: Option<IpAddr>, reg: Registration) -> Result<User> {
+        self.throttle.register(ip)?;
+        Ok(self.open_account(reg, false).await?.0)
+    }
+
+    /// Stores the picture (if any), then the account and, with `sign_in`, its first
+    /// session in one transaction; a picture whose account was not created is removed.
+    async fn open_account(&self, mut reg: Registration, sign_in: bool) -> Result<(User, Option<TokenPair>)> {
+        let picture = match reg.picture.take() {
+            Some(p) => Some(self.pictures.store(p).await?),
+            None => None,
+        };
+        if let Some(name) = &picture {
+            reg.avatar = Some(name.as_str().to_string());
+        }
+        let result = self.insert_account(reg, sign_in).await;
+        if result.is_err()
+            && let Some(name) = &picture
+        {
+            self.pictures.discard(name).await;
+        }
+        result
+    }
+
+    async fn insert_account(&self, reg: Registration, sign_in: bool) -> Result<(User, Option<TokenPair>)> {
         let new = self.new_user(reg, false).await?;
         let mut tx = self.uow.begin().await?;
         let user = self.insert_user(tx.as_mut(), new).await?;
-        let (session, pair) = self.sessions.new_jwt_session(user.id)?;
-        tx.insert_session(&session).await?;
+        let session = if sign_in {
+            let (session, pair) = self.sessions.new_jwt_session(user.id)?;
+            tx.insert_session(&session).await?;
+            Some((session, pair))
+        } else {
+            None
+        };
         tx.commit().await?;
-        self.sessions.remember(&session);
-        Ok((user, pair))
+        Ok((
+            user,
+            session.map(|(session, pair)| {
+                self.sessions.remember(&session);
+                pair
+            }),
+        ))
     }
 
     /// Hashes the password (before any transaction opens: it takes tens of milliseconds).
@@ -174,7 +234,68 @@ impl Accounts {
         if update.is_empty() {
             return self.user(id).await;
         }
-        self.users.update_profile(id, update, self.clock.now()).await
+        let mut tx = self.uow.begin().await?;
+        let user = tx.update_profile(id, update, self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Changes the caller's account in one transaction: profile fields, the picture (a
+    /// replaced one's bytes are removed after the commit) and the password (every other
+    /// session and refresh token of the user is revoked on every node; the caller's own
+    /// stays).
+    #[instrument(skip_all)]
+    pub async fn update_account(&self, principal: &Principal, change: AccountChange) -> Result<User> {
+        let hash = match &change.password {
+            Some(p) => Some(self.hasher.hash(p).await?),
+            None => None,
+        };
+        let new_picture = match change.picture {
+            Some(Some(p)) => Some(Some(self.pictures.store(p).await?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let result = self.apply_account_change(principal, change.profile, hash, new_picture.clone()).await;
+        if result.is_err()
+            && let Some(Some(name)) = &new_picture
+        {
+            self.pictures.discard(name).await;
+        }
+        result
+    }
+
+    async fn apply_account_change(
+        &self,
+        principal: &Principal,
+        mut profile: ProfileUpdate,
+        hash: Option<String>,
+        picture: Option<Option<PictureName>>,
+    ) -> Result<User> {
+        let user = principal.user();
+        let now = self.clock.now();
+        let mut effects = Vec::new();
+        if let Some(picture) = picture {
+            profile.avatar = Some(picture.map(|n| n.as_str().to_string()));
+            // The old picture's bytes go once nothing refers to them (an avatar URL set
+            // through document 003 is not userd's to delete).
+            if let Some(old) = user.avatar.as_deref().and_then(PictureName::parse) {
+                effects.push(Effect::DeleteBlob(old.blob_key()));
+            }
+        }
+        let mut tx = self.uow.begin().await?;
+        let updated = tx.update_profile(user.id, &profile, now).await?;
+        let mut revoked = None;
+        if let Some(hash) = &hash {
+            tx.set_password_hash(user.id, hash, now).await?;
+            revoked = Some(self.sessions.revoke_others(tx.as_mut(), user.id, principal.session()).await?);
+        }
+        let cleanup: Queued = self.outbox.queue(tx.as_mut(), &effects).await?;
+        tx.commit().await?;
+        if let Some(queued) = revoked {
+            self.sessions.revoked(&Revocation::User(user.id), queued).await;
+        }
+        self.outbox.deliver(cleanup).await;
+        Ok(updated)
     }
 
     /// Sets or clears the time zone; returns the new value when it changed.
@@ -185,7 +306,7 @@ impl Accounts {
             return Ok(None);
         }
         let update = ProfileUpdate { tz: Some(new.clone()), ..ProfileUpdate::default() };
-        self.users.update_profile(user.id, &update, self.clock.now()).await?;
+        self.update_profile(user.id, &update).await?;
         Ok(Some(new))
     }
 

@@ -31,6 +31,16 @@ pub enum Invalid {
     },
     UploadInterrupted,
     NoFile,
+    /// Not a picture userd keeps (PNG, JPEG, WebP or GIF that decodes), or a corrupt one.
+    NotAnImage,
+    /// A picture over the size limit, in bytes.
+    ImageTooLarge {
+        max_bytes: u64,
+    },
+    /// A picture wider or taller than the limit, in pixels.
+    ImageDimensions {
+        max: u32,
+    },
     /// A signed payload that is not what it should be (a webhook event).
     Payload,
     /// A page cursor that this server did not hand out.

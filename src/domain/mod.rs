@@ -16,6 +16,7 @@ pub mod files;
 pub mod model;
 pub mod outbox;
 pub mod passwords;
+pub mod pictures;
 pub mod ports;
 pub mod sessions;
 pub mod throttle;
@@ -34,6 +35,7 @@ use self::{
     files::Files,
     outbox::Outbox,
     passwords::PasswordHasher,
+    pictures::{PictureLimits, Pictures},
     ports::{
         ApiTokenStore, BillingStore, BlobStore, FileStore, Health, KeyStore, OutboxStore, RevocationBus, SessionStore,
         UnitOfWork, UserStore,
@@ -70,6 +72,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub billing: BillingSettings,
     pub max_upload_bytes: u64,
+    pub pictures: PictureLimits,
     pub rate_limit: bool,
     /// Threads that run argon2 (one per core is the sensible bound).
     pub hashing_threads: usize,
@@ -84,6 +87,7 @@ pub struct Domain {
     pub files: Files,
     pub billing: Billing,
     pub outbox: Outbox,
+    pub pictures: Pictures,
     health: Arc<dyn Health>,
 }
 
@@ -94,7 +98,8 @@ impl Domain {
         let key_sealer = Arc::new(Sealer::derive(master, Purpose::SigningKeys)?);
         let token_sealer = Sealer::derive(master, Purpose::ApiTokens)?;
         let tokens = Tokens::load(ports.keys.clone(), key_sealer, settings.tokens, clock.clone()).await?;
-        let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), clock.clone());
+        let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), ports.blobs.clone(), clock.clone());
+        let pictures = Pictures::new(ports.blobs.clone(), settings.pictures);
         let sessions = Sessions {
             users: ports.users.clone(),
             store: ports.sessions.clone(),
@@ -111,6 +116,8 @@ impl Domain {
             sessions: sessions.clone(),
             hasher: PasswordHasher::new(settings.hashing_threads)?,
             throttle: Throttle::new(settings.rate_limit),
+            pictures: pictures.clone(),
+            outbox: outbox.clone(),
             clock: clock.clone(),
         };
         Ok(Domain {
@@ -120,6 +127,7 @@ impl Domain {
             files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
             billing: Billing::new(ports.billing.clone(), settings.billing, clock),
             outbox,
+            pictures,
             health: ports.health,
         })
     }

@@ -10,7 +10,7 @@ use super::{
     clock::{self, Clock},
     error::Result,
     model::Effect,
-    ports::{OutboxStore, RevocationBus, Tx},
+    ports::{BlobStore, OutboxStore, RevocationBus, Tx},
 };
 
 /// How long a queued or claimed effect stays hidden from other claimers: the time its
@@ -29,12 +29,18 @@ pub struct Queued(Vec<(i64, Effect)>);
 pub struct Outbox {
     store: Arc<dyn OutboxStore>,
     bus: Arc<dyn RevocationBus>,
+    blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn OutboxStore>, bus: Arc<dyn RevocationBus>, clock: Arc<dyn Clock>) -> Self {
-        Outbox { store, bus, clock }
+    pub fn new(
+        store: Arc<dyn OutboxStore>,
+        bus: Arc<dyn RevocationBus>,
+        blobs: Arc<dyn BlobStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Outbox { store, bus, blobs, clock }
     }
 
     /// Queues `effects` in `tx`; deliver the result with [`Outbox::deliver`] after the commit.
@@ -95,6 +101,7 @@ impl Outbox {
     async fn perform(&self, effect: &Effect) -> Result<()> {
         match effect {
             Effect::Announce(revocation) => self.bus.announce(revocation).await,
+            Effect::DeleteBlob(key) => self.blobs.delete(key).await,
         }
     }
 }

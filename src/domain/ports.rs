@@ -27,8 +27,6 @@ pub trait UserStore: Send + Sync {
     /// The user and their password hash (if any), by case-insensitive e-mail.
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>>;
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
-    /// Applies the update; `Error::Conflict { field: "email" }` when the new e-mail is taken.
-    async fn update_profile(&self, id: UserId, update: &ProfileUpdate, now: Timestamp) -> Result<User>;
 }
 
 #[async_trait]
@@ -156,8 +154,11 @@ pub trait Tx: Send {
     async fn set_password_hash(&mut self, user: UserId, hash: &str, now: Timestamp) -> Result<()>;
     async fn set_staff(&mut self, user: UserId, is_staff: bool, now: Timestamp) -> Result<()>;
     async fn revoke_session(&mut self, id: &SessionId, now: Timestamp) -> Result<()>;
-    /// Revokes every live session of the user.
-    async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> Result<()>;
+    /// Revokes every live session of the user but `except` (the one making the change).
+    async fn revoke_user_sessions(&mut self, user: UserId, except: Option<&SessionId>, now: Timestamp) -> Result<()>;
+    /// Applies the fields that are set; `Error::Conflict { field: "email" }` when the new
+    /// e-mail is taken. A new e-mail is unverified.
+    async fn update_profile(&mut self, user: UserId, update: &ProfileUpdate, now: Timestamp) -> Result<User>;
     /// Blacklists one refresh token (its `jti`) until it would have expired anyway.
     async fn blacklist_refresh(&mut self, jti: &str, user: UserId, expires_at: Timestamp, now: Timestamp)
     -> Result<()>;

@@ -147,14 +147,54 @@ fn form_fields(bytes: &[u8]) -> Map<String, Value> {
     form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect()
 }
 
+/// A file part of a multipart body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilePart {
+    Bytes(Bytes),
+    /// Larger than the endpoint's limit; reading stopped there.
+    TooLarge,
+}
+
+/// A request body read into `T`, with the multipart file parts kept (up to `max_file`
+/// bytes each, by name); for endpoints that take a file beside their fields, such as a
+/// profile picture. JSON and forms carry no file parts.
+pub struct WithFiles<T> {
+    pub fields: T,
+    pub files: std::collections::HashMap<String, FilePart>,
+}
+
+impl<T: DeserializeOwned> WithFiles<T> {
+    pub async fn read<S: Send + Sync>(req: Request, state: &S, max_file: u64) -> Result<Self, BodyError> {
+        let (fields, files) = if Format::of(content_type(req.headers())) == Some(Format::Multipart) {
+            read_multipart_with(req, state, Some(max_file)).await?
+        } else {
+            (read_fields(req, state).await?, std::collections::HashMap::new())
+        };
+        let fields = serde_json::from_value(Value::Object(fields)).map_err(|_| BodyError::Malformed(Format::Json))?;
+        Ok(WithFiles { fields, files })
+    }
+}
+
 async fn read_multipart<S: Send + Sync>(req: Request, state: &S) -> Result<Map<String, Value>, BodyError> {
+    read_multipart_with(req, state, None).await.map(|(fields, _)| fields)
+}
+
+type FieldsAndFiles = (Map<String, Value>, std::collections::HashMap<String, FilePart>);
+
+/// Text parts become fields; file parts are kept when `max_file` is given, else skipped.
+async fn read_multipart_with<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    max_file: Option<u64>,
+) -> Result<FieldsAndFiles, BodyError> {
     let declared_empty = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim() == "0");
+    let mut files = std::collections::HashMap::new();
     if declared_empty {
-        return Ok(Map::new());
+        return Ok((Map::new(), files));
     }
     let mut multipart =
         Multipart::from_request(req, state).await.map_err(|_| BodyError::Malformed(Format::Multipart))?;
@@ -166,15 +206,29 @@ async fn read_multipart<S: Send + Sync>(req: Request, state: &S) -> Result<Map<S
         }
     };
     let mut fields = Map::new();
-    while let Some(field) = multipart.next_field().await.map_err(failed)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
         let Some(name) = field.name().map(str::to_string) else { continue };
         if field.file_name().is_some() {
+            let Some(max) = max_file else { continue };
+            let mut kept = bytes::BytesMut::new();
+            let mut part = FilePart::Bytes(Bytes::new());
+            while let Some(chunk) = field.chunk().await.map_err(failed)? {
+                if (kept.len() + chunk.len()) as u64 > max {
+                    part = FilePart::TooLarge;
+                    break;
+                }
+                kept.extend_from_slice(&chunk);
+            }
+            if part != FilePart::TooLarge {
+                part = FilePart::Bytes(kept.freeze());
+            }
+            files.insert(name, part);
             continue;
         }
         let text = field.text().await.map_err(failed)?;
         fields.insert(name, Value::String(text));
     }
-    Ok(fields)
+    Ok((fields, files))
 }
 
 /// One field of a request as sent, read with Django REST framework's rules: numbers are

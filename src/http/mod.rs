@@ -38,12 +38,16 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// methods included), the operational endpoints, and the layers every request passes
 /// through.
 pub fn router(state: AppState) -> Router {
-    use surfaces::{account, files, jwt};
+    use surfaces::{account, files, jwt, microservice};
     let routes = layers::Routes::new(&ops::openapi());
     let app = Router::new()
         .merge(layers::api::<jwt::Dialect, _>(jwt::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(account::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(files::router(state.config.max_upload_bytes), &routes))
+        .merge(layers::api::<microservice::Dialect, _>(
+            microservice::router(state.domain.pictures.limits().max_bytes),
+            &routes,
+        ))
         .merge(layers::api::<problem::Detail, _>(ops::router(), &routes));
     // Unknown paths under a surface's prefix answer in its shape. `/api/users/` is shared by
     // documents 000/001 and 002; its 404 is 002's envelope, whose `message` is also what
@@ -53,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         vec![
             ("/api/users/", layers::not_found::<jwt::Dialect>),
             ("/api/files/", layers::not_found::<account::Dialect>),
+            ("/api/user/", layers::not_found::<microservice::Dialect>),
         ],
     );
     layers::apply(app, &state, fallback).with_state(state)

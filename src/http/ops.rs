@@ -141,6 +141,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(surfaces::jwt::Doc::openapi());
     doc.merge(surfaces::account::Doc::openapi());
     doc.merge(surfaces::files::Doc::openapi());
+    doc.merge(surfaces::microservice::Doc::openapi());
     doc.merge(OpsDoc::openapi());
     doc
 }

@@ -42,6 +42,12 @@ pub fn drf_message(why: &Invalid) -> String {
         Invalid::Choice { given } => format!("\"{given}\" is not a valid choice."),
         Invalid::UploadInterrupted => "The upload was interrupted.".into(),
         Invalid::NoFile => "No file was submitted.".into(),
+        // Django's ImageField sentence.
+        Invalid::NotAnImage => {
+            "Upload a valid image. The file you uploaded was either not an image or a corrupted image.".into()
+        }
+        Invalid::ImageTooLarge { max_bytes } => format!("Ensure this image is at most {max_bytes} bytes."),
+        Invalid::ImageDimensions { max } => format!("Ensure this image is at most {max} × {max} pixels."),
         Invalid::Payload => "Invalid payload".into(),
         Invalid::Cursor => "Invalid cursor".into(),
         Invalid::Limit { max } => format!("Ensure this value is between 1 and {max}."),
@@ -219,6 +225,13 @@ impl<D: Dialect> ApiError<D> {
 
     pub fn fields(errors: &FieldErrors) -> Self {
         ApiError(Problem::fields::<D>(errors), PhantomData)
+    }
+
+    /// One field's message, already worded (`non_field_errors` and the like).
+    pub fn field(status: StatusCode, field: &'static str, message: &str) -> Self {
+        let problem =
+            Problem { errors: Some(vec![(field, vec![message.to_string()])]), ..Problem::new(status, message) };
+        ApiError(problem, PhantomData)
     }
 
     pub fn internal() -> Self {

@@ -8,7 +8,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::UserRow, users::user_columns};
 use crate::domain::{
     Error, Result,
-    model::{Effect, NewUser, SessionId, SessionRecord, User, UserId},
+    model::{Effect, NewUser, ProfileUpdate, SessionId, SessionRecord, User, UserId},
     ports::{Tx, UnitOfWork},
 };
 
@@ -133,6 +133,44 @@ impl Tx for SqlTx {
         Ok(())
     }
 
+    async fn update_profile(&mut self, user: UserId, u: &ProfileUpdate, now: Timestamp) -> Result<User> {
+        const SQL: &str = concat!(
+            "UPDATE users SET \
+               email = COALESCE($2, email), email_key = COALESCE($3, email_key), \
+               email_verified = CASE WHEN $3 IS NOT NULL AND $3 <> email_key THEN FALSE ELSE email_verified END, \
+               first_name = COALESCE($4, first_name), last_name = COALESCE($5, last_name), \
+               company_name = COALESCE($6, company_name), bio = COALESCE($7, bio), \
+               avatar = CASE WHEN $8 THEN $9 ELSE avatar END, tz = CASE WHEN $10 THEN $11 ELSE tz END, \
+               updated_at = $12 \
+             WHERE id = $1 RETURNING ",
+            user_columns!()
+        );
+        let result: std::result::Result<Option<UserRow>, sqlx::Error> = on_tx!(&mut self.conn, |c| {
+            sqlx::query_as(SQL)
+                .bind(user.0)
+                .bind(u.email.as_ref().map(|e| e.as_str().to_string()))
+                .bind(u.email.as_ref().map(|e| e.key()))
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.company_name)
+                .bind(&u.bio)
+                .bind(u.avatar.is_some())
+                .bind(u.avatar.clone().flatten())
+                .bind(u.tz.is_some())
+                .bind(u.tz.clone().flatten())
+                .bind(micros(now))
+                .fetch_optional(&mut **c)
+                .await
+        });
+        match result {
+            Ok(Some(row)) => Ok(row.into()),
+            Ok(None) => Err(Error::NotFound),
+            // E-mail is the only unique column an update can change.
+            Err(e) if is_unique_violation(&e) && u.email.is_some() => Err(Error::Conflict { field: "email" }),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
     async fn set_staff(&mut self, user: UserId, is_staff: bool, now: Timestamp) -> Result<()> {
         on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET is_staff = $1, updated_at = $2 WHERE id = $3")
             .bind(is_staff)
@@ -158,12 +196,14 @@ impl Tx for SqlTx {
         Ok(())
     }
 
-    async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> Result<()> {
+    async fn revoke_user_sessions(&mut self, user: UserId, except: Option<&SessionId>, now: Timestamp) -> Result<()> {
         on_tx!(&mut self.conn, |c| sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL"
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL \
+             AND ($3 IS NULL OR id <> $3)"
         )
         .bind(micros(now))
         .bind(user.0)
+        .bind(except.map(|s| s.0.as_str()))
         .execute(&mut **c)
         .await
         .map_err(db_err)

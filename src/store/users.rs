@@ -1,10 +1,9 @@
 use async_trait::async_trait;
-use jiff::Timestamp;
 
-use super::{SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool};
+use super::{SqlStore, db_err, from_micros, on_pool};
 use crate::domain::{
-    Error, Result,
-    model::{ExternalId, ProfileUpdate, User, UserId},
+    Result,
+    model::{ExternalId, User, UserId},
     ports::UserStore,
 };
 
@@ -108,43 +107,5 @@ impl UserStore for SqlStore {
             username_key,
         )
         .await
-    }
-
-    async fn update_profile(&self, id: UserId, u: &ProfileUpdate, now: Timestamp) -> Result<User> {
-        const SQL: &str = concat!(
-            "UPDATE users SET \
-               email = COALESCE($2, email), email_key = COALESCE($3, email_key), \
-               email_verified = CASE WHEN $3 IS NOT NULL AND $3 <> email_key THEN FALSE ELSE email_verified END, \
-               first_name = COALESCE($4, first_name), last_name = COALESCE($5, last_name), \
-               company_name = COALESCE($6, company_name), bio = COALESCE($7, bio), \
-               avatar = CASE WHEN $8 THEN $9 ELSE avatar END, tz = CASE WHEN $10 THEN $11 ELSE tz END, \
-               updated_at = $12 \
-             WHERE id = $1 RETURNING ",
-            user_columns!()
-        );
-        let result: std::result::Result<Option<UserRow>, sqlx::Error> = on_pool!(&self.db, writer, |pool| {
-            sqlx::query_as(SQL)
-                .bind(id.0)
-                .bind(u.email.as_ref().map(|e| e.as_str().to_string()))
-                .bind(u.email.as_ref().map(|e| e.key()))
-                .bind(&u.first_name)
-                .bind(&u.last_name)
-                .bind(&u.company_name)
-                .bind(&u.bio)
-                .bind(u.avatar.is_some())
-                .bind(u.avatar.clone().flatten())
-                .bind(u.tz.is_some())
-                .bind(u.tz.clone().flatten())
-                .bind(micros(now))
-                .fetch_optional(pool)
-                .await
-        });
-        match result {
-            Ok(Some(row)) => Ok(row.into()),
-            Ok(None) => Err(Error::NotFound),
-            // E-mail is the only unique column an update can change.
-            Err(e) if is_unique_violation(&e) && u.email.is_some() => Err(Error::Conflict { field: "email" }),
-            Err(e) => Err(db_err(e)),
-        }
     }
 }

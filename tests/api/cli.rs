@@ -106,27 +106,65 @@ fn migrate_applies_migrations_and_exits() {
 }
 
 fn start(dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = userd(dir)
-        .env("USERD_BIND", "127.0.0.1:0")
-        .env("USERD_LOG", "info")
-        .env("USERD_RATE_LIMIT", "off")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().expect("a line before exit").expect("utf-8");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    let (child, mut urls) = start_with(dir, &[], 1);
+    (child, urls.remove(0))
 }
 
-fn sigterm(child: &std::process::Child) {
+/// Starts `userd serve` with `env` added and waits for its `listening on` lines, one per
+/// address it binds (`listeners`); returns the process and the URLs in the order printed.
+pub(crate) fn start_with(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    listeners: usize,
+) -> (std::process::Child, Vec<String>) {
+    let mut command = userd(dir);
+    command.env("USERD_BIND", "127.0.0.1:0").env("USERD_LOG", "info").env("USERD_RATE_LIMIT", "off");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut urls = Vec::new();
+    while urls.len() < listeners {
+        let line = lines.next().expect("a line before exit").expect("utf-8");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            urls.push(rest.trim().to_string());
+        }
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, urls)
+}
+
+#[tokio::test]
+async fn serve_listens_on_every_address_of_userd_bind() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, urls) = start_with(dir.path(), &[("USERD_BIND", "127.0.0.1:0,127.0.0.1:0")], 2);
+    assert_ne!(urls[0], urls[1], "two addresses, one line each");
+    for url in &urls {
+        let res = reqwest::get(format!("{url}/healthz")).await.expect("request");
+        assert_eq!(res.status(), StatusCode::OK, "{url}");
+    }
+    // One application: a user registered on one address logs in on the other.
+    let client = reqwest::Client::new();
+    let body =
+        json!({"email": "both@example.com", "password": "securepassword123", "confirm_password": "securepassword123"});
+    let res = client.post(format!("{}/api/users/register/", urls[0])).json(&body).send().await.expect("register");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = client
+        .post(format!("{}/api/user/login/", urls[1]))
+        .json(&json!({"email": "both@example.com", "password": "securepassword123"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(res.status(), StatusCode::OK);
+    sigterm(&child);
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "exit 0 after SIGTERM: {status:?}");
+}
+
+pub(crate) fn sigterm(child: &std::process::Child) {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
 }
 

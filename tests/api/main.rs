@@ -10,6 +10,7 @@ mod files;
 mod house;
 mod jwt_surface;
 mod logs;
+mod microservice;
 mod openapi_client;
 mod openapi_document;
 mod operations;

@@ -77,6 +77,7 @@ async fn a_python_client_generated_from_the_openapi_document_drives_userd() {
     assert!(out.status.success(), "openapi-spec-validator refused the document:\n{text}");
 
     let package = work.path().join("userd_client");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi_client/config.yml");
     let generate = [
         "-m",
         "openapi_python_client",
@@ -87,6 +88,8 @@ async fn a_python_client_generated_from_the_openapi_document_drives_userd() {
         package.to_str().expect("UTF-8 temp path"),
         "--meta",
         "none",
+        "--config",
+        config,
         "--fail-on-warning",
     ];
     let (out, text) = run(python(&generate, work.path())).await;

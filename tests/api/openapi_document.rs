@@ -222,6 +222,19 @@ const REQUEST_TEXT_LIMITS: &[(&str, &str, Option<usize>)] = &[
     ("CheckoutRequest", "plan", None),
     ("StripeEvent", "id", None),
     ("StripeEvent", "type", None),
+    ("MicroserviceLogin", "email", None),
+    ("MicroserviceLogin", "password", Some(1024)),
+    ("MicroserviceRefresh", "refresh", None),
+    // `full_name` is split on its first space into two parts of at most 150 characters.
+    ("MicroserviceRegister", "email", Some(Email::MAX_LEN)),
+    ("MicroserviceRegister", "full_name", Some(301)),
+    ("MicroserviceRegister", "password", Some(1024)),
+    // Base64 image data: its limit is on the decoded picture (5 MiB).
+    ("MicroserviceRegister", "profile_pic", None),
+    ("MicroserviceUpdate", "email", Some(Email::MAX_LEN)),
+    ("MicroserviceUpdate", "full_name", Some(301)),
+    ("MicroserviceUpdate", "password", Some(1024)),
+    ("MicroserviceUpdate", "profile_pic", None),
 ];
 
 /// Stored values shown in answers, with the limit they were stored under.
@@ -238,6 +251,8 @@ const RESPONSE_TEXT_LIMITS: &[(&str, &str, usize)] = &[
     ("SessionUser", "username", Username::MAX_LEN),
     ("SessionUser", "first_name", 150),
     ("SessionUser", "last_name", 150),
+    ("MicroserviceUser", "email", Email::MAX_LEN),
+    ("MicroserviceUser", "full_name", 301),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,7 +299,7 @@ async fn text_fields_carry_the_servers_limits() {
 
 /// A concrete path for a templated one.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "no-such-file")
+    path.replace("{id}", "no-such-file").replace("{name}", "no-such-picture.png")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

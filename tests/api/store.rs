@@ -137,7 +137,7 @@ both_stores! {
         tx.commit().await.expect("commit");
 
         let mut tx = store.begin().await.expect("begin");
-        tx.revoke_user_sessions(user.id, now()).await.expect("revoke");
+        tx.revoke_user_sessions(user.id, None, now()).await.expect("revoke");
         tx.blacklist_refresh("jti-1", user.id, now() + SignedDuration::from_secs(1), now()).await.expect("blacklist");
         tx.blacklist_refresh("jti-1", user.id, now() + SignedDuration::from_secs(1), now()).await.expect("twice is fine");
         tx.commit().await.expect("commit");

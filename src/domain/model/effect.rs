@@ -8,6 +8,8 @@ use super::session::Revocation;
 pub enum Effect {
     /// Tell every node to drop what it caches about these sessions.
     Announce(Revocation),
+    /// Remove bytes nothing refers to any more (a replaced profile picture).
+    DeleteBlob(String),
 }
 
 impl Effect {
@@ -15,6 +17,7 @@ impl Effect {
     pub fn encode(&self) -> (&'static str, String) {
         match self {
             Effect::Announce(r) => ("announce", r.encode()),
+            Effect::DeleteBlob(key) => ("delete_blob", key.clone()),
         }
     }
 
@@ -22,6 +25,7 @@ impl Effect {
     pub fn decode(kind: &str, payload: &str) -> Option<Effect> {
         match kind {
             "announce" => Some(Effect::Announce(Revocation::decode(payload))),
+            "delete_blob" => Some(Effect::DeleteBlob(payload.to_string())),
             _ => None,
         }
     }

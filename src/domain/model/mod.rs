@@ -5,6 +5,7 @@ pub mod billing;
 pub mod effect;
 pub mod file;
 pub mod page;
+pub mod picture;
 pub mod principal;
 pub mod session;
 pub mod types;
@@ -14,6 +15,7 @@ pub use self::{
     effect::{Effect, OutboxItem},
     file::{FileStatus, StorageSummary, StoredFile},
     page::{Cursor, Page, PageRequest},
+    picture::{PictureFormat, PictureName},
     principal::{Principal, Via},
     session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},

@@ -78,10 +78,23 @@ impl Sessions {
         let now = self.clock.now();
         match revocation {
             Revocation::Session(id) => tx.revoke_session(id, now).await?,
-            Revocation::User(user) => tx.revoke_user_sessions(*user, now).await?,
+            Revocation::User(user) => tx.revoke_user_sessions(*user, None, now).await?,
             Revocation::All => {}
         }
         self.outbox.queue(tx, &[Effect::Announce(revocation.clone())]).await
+    }
+
+    /// Revokes every session of `user` but `keep` (the one asking), and queues the
+    /// announcement; after the commit, hand the result to [`Sessions::revoked`] with
+    /// `Revocation::User`, which makes every node re-read the user's sessions.
+    pub(in crate::domain) async fn revoke_others(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<Queued> {
+        tx.revoke_user_sessions(user, keep, self.clock.now()).await?;
+        self.outbox.queue(tx, &[Effect::Announce(Revocation::User(user))]).await
     }
 
     /// After the commit of a [`Sessions::revoke`]: this node forgets at once, and every

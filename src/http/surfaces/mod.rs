@@ -4,3 +4,4 @@
 pub mod account;
 pub mod files;
 pub mod jwt;
+pub mod microservice;

@@ -250,7 +250,7 @@ async fn storage(
         (status = 401, body = MessageResponse, description = "Missing or invalid credentials (`Unauthorized`)"),
         (status = 403, body = MessageResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
-        (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
+        (status = 415, body = MessageResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
     ))]
 async fn settings(
     State(state): State<AppState>,

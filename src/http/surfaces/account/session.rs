@@ -105,7 +105,7 @@ fn secure(state: &AppState) -> bool {
         (status = 400, body = MessageResponse, description = "Validation failed: a field is missing, blank or not text; `errors` says which"),
         (status = 401, body = MessageResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
-        (status = 415, body = MessageResponse, description = "Body is not `application/json`"),
+        (status = 415, body = MessageResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
         (status = 429, body = MessageResponse, description = "Too many attempts; `Retry-After` says when to try again"),
     ))]
 pub async fn sign_in(

@@ -265,7 +265,7 @@ async fn status() -> Json<StatusResponse> {
         (status = 201, body = AuthResponse, description = "The user and a new token pair (`User registered successfully`)"),
         (status = 400, body = ErrorResponse, description = "Validation failed: `message` is the first problem, `errors` every field's messages; also `A user with this email already exists.`"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
-        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
+        (status = 415, body = ErrorResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
         (status = 429, body = ErrorResponse, description = "Too many registrations from this address; `Retry-After` says when to try again"),
     ))]
 async fn register(
@@ -286,7 +286,7 @@ async fn register(
         (status = 400, body = ErrorResponse, description = "Validation failed: a field is missing, blank or not text; `errors` says which"),
         (status = 401, body = ErrorResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
-        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
+        (status = 415, body = ErrorResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
         (status = 429, body = ErrorResponse, description = "Too many attempts; `Retry-After` says when to try again"),
     ))]
 async fn login(
@@ -310,7 +310,7 @@ async fn login(
         (status = 401, body = ErrorResponse, description = "Missing or invalid credentials"),
         (status = 403, body = ErrorResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
-        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
+        (status = 415, body = ErrorResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
     ))]
 async fn logout(
     State(state): State<AppState>,
@@ -335,7 +335,7 @@ async fn logout(
         (status = 400, body = ErrorResponse, description = "`Refresh token is required`"),
         (status = 401, body = ErrorResponse, description = "`Token is invalid or expired` (also blacklisted or logged out)"),
         (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
-        (status = 415, body = ErrorResponse, description = "Body is not `application/json`"),
+        (status = 415, body = ErrorResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
     ))]
 async fn refresh(
     State(state): State<AppState>,
