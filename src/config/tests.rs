@@ -318,6 +318,8 @@ fn bind_takes_several_addresses_in_order() {
     let expected: Vec<std::net::SocketAddr> =
         ["127.0.0.1:8000", "127.0.0.1:8010"].iter().map(|a| a.parse().expect("address")).collect();
     assert_eq!(c.bind, expected, "in order, each once");
+    let c = from(&[("USERD_BIND", "127.0.0.1:0,127.0.0.1:0")]).expect("valid");
+    assert_eq!(c.bind.len(), 2, "port 0 twice is two free ports");
     let err = from(&[("USERD_BIND", "127.0.0.1:8000,nonsense")]).expect_err("one is not an address");
     assert_eq!(err.var, "USERD_BIND");
     assert!(err.to_string().contains("'nonsense'"), "{err}");

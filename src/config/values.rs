@@ -200,8 +200,10 @@ pub(super) fn pairs(v: &str) -> Option<Vec<(String, String)>> {
 pub(super) fn addresses(v: &str) -> Result<Vec<std::net::SocketAddr>, String> {
     let mut found = Vec::new();
     for part in v.split(',').map(str::trim) {
-        let addr = part.parse().map_err(|_| format!("'{part}' is not an address like 127.0.0.1:8000"))?;
-        if !found.contains(&addr) {
+        let addr: std::net::SocketAddr =
+            part.parse().map_err(|_| format!("'{part}' is not an address like 127.0.0.1:8000"))?;
+        // The same address twice is bound once; port 0 asks for a new free port each time.
+        if addr.port() == 0 || !found.contains(&addr) {
             found.push(addr);
         }
     }

@@ -124,16 +124,26 @@ pub(crate) fn start_with(
     }
     let mut child = command.stderr(Stdio::piped()).spawn().expect("spawn");
     let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
+    // Lines are read on a thread that keeps draining them, so the child never blocks on a
+    // full pipe and a child that never prints its lines fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = tx.send(rest.trim().to_string());
+            }
+        }
+    });
     let mut urls = Vec::new();
     while urls.len() < listeners {
-        let line = lines.next().expect("a line before exit").expect("utf-8");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            urls.push(rest.trim().to_string());
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => urls.push(url),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("userd printed {} of {listeners} `listening on` lines: {e}", urls.len());
+            }
         }
     }
-    // Keep draining so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
     (child, urls)
 }
 
