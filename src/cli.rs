@@ -43,6 +43,14 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Add N realistic demo users in bulk (for demos and benchmarks); they share one
+    /// password, given with --password or printed at the end.
+    Seed {
+        #[arg(long)]
+        users: u64,
+        #[arg(long)]
+        password: Option<String>,
+    },
     /// Manage JWT signing keys.
     Keys {
         #[command(subcommand)]
@@ -67,6 +75,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateAdmin { email } => create_admin(config, &email).await,
+        Command::Seed { users, password } => seed(config, users, password).await,
         Command::Keys { action: KeysAction::Rotate } => {
             let store = crate::open_store(&config).await?;
             let master = secret::master_key(&config)?;
@@ -80,6 +89,42 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Rows generated and inserted at a time.
+const SEED_BATCH: u64 = 10_000;
+
+async fn seed(config: Config, count: u64, password: Option<String>) -> anyhow::Result<()> {
+    let given = password.is_some();
+    let password = match password {
+        Some(p) => p,
+        None => crate::domain::crypto::random_token(12)?,
+    };
+    let parsed = Password::new_password(&password)
+        .map_err(|why| anyhow::anyhow!("--password is refused by the password rules: {why:?}"))?;
+    let store = crate::open_store(&config).await?;
+    let hash = crate::domain::passwords::PasswordHasher::new(1)?.hash(&parsed).await?;
+    let started = std::time::Instant::now();
+    let first = u64::try_from(store.max_user_id().await?).unwrap_or(0) + 1;
+    let run = crate::domain::crypto::random_token(3)?;
+    let now = SystemClock.now();
+    let mut inserted = 0;
+    let mut done = 0;
+    while done < count {
+        let n = SEED_BATCH.min(count - done);
+        let users = crate::seed::users(first + done, n, now, &run);
+        inserted += store.insert_seed_users(&users, &hash).await?;
+        done += n;
+        if done % 100_000 == 0 || done == count {
+            eprintln!("seeded {done} of {count} ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+    }
+    store.close().await;
+    eprintln!("added {inserted} users in {:.1} s ({} skipped as taken)", started.elapsed().as_secs_f64(), count - inserted);
+    if !given {
+        eprintln!("their password: {password}");
+    }
+    Ok(())
 }
 
 /// `e` and its causes on one line, each said once: many libraries' messages end with their

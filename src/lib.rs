@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod secret;
+pub mod seed;
 pub mod store;
 pub mod stripe;
 pub mod telemetry;
@@ -50,6 +51,8 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         files: store.clone(),
         blobs: Arc::new(blob::ObjectBlobs::open(config).context("opening USERD_STORAGE_URL")?),
         billing: store.clone(),
+        directory: store.clone(),
+        follows: store.clone(),
         outbox: store.clone(),
         uow: store.clone(),
         bus: store.clone(),

@@ -276,11 +276,14 @@ impl Accounts {
         let mut effects = Vec::new();
         if let Some(picture) = picture {
             profile.avatar = Some(picture.map(|n| n.as_str().to_string()));
-            // The old picture's bytes go once nothing refers to them (an avatar URL set
-            // through document 003 is not userd's to delete).
-            if let Some(old) = user.avatar.as_deref().and_then(PictureName::parse) {
-                effects.push(Effect::DeleteBlob(old.blob_key()));
-            }
+        }
+        // A replaced stored picture's bytes go once nothing refers to them (an avatar URL
+        // set through document 003 is not userd's to delete).
+        if profile.avatar.is_some()
+            && profile.avatar.as_ref().and_then(|a| a.as_deref()) != user.avatar.as_deref()
+            && let Some(old) = user.avatar.as_deref().and_then(PictureName::parse)
+        {
+            effects.push(Effect::DeleteBlob(old.blob_key()));
         }
         let mut tx = self.uow.begin().await?;
         let updated = tx.update_profile(user.id, &profile, now).await?;

@@ -45,6 +45,18 @@ pub enum Invalid {
     Payload,
     /// A page cursor that this server did not hand out.
     Cursor,
+    /// Following oneself.
+    FollowSelf,
+    AlreadyFollowing,
+    NotFollowing,
+    /// No active user has this id.
+    NoSuchUser {
+        given: String,
+    },
+    /// Not a whole number.
+    Integer,
+    /// Not an `http(s)` URL.
+    Url,
     /// A page size outside 1..=max.
     Limit {
         max: u32,

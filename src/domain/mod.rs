@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod pictures;
 pub mod ports;
 pub mod sessions;
+pub mod social;
 pub mod throttle;
 
 use std::{sync::Arc, time::Duration};
@@ -37,14 +38,15 @@ use self::{
     passwords::PasswordHasher,
     pictures::{PictureLimits, Pictures},
     ports::{
-        ApiTokenStore, BillingStore, BlobStore, FileStore, Health, KeyStore, OutboxStore, RevocationBus, SessionStore,
-        UnitOfWork, UserStore,
+        ApiTokenStore, BillingStore, BlobStore, DirectoryStore, FileStore, FollowStore, Health, KeyStore, OutboxStore,
+        RevocationBus, SessionStore, UnitOfWork, UserStore,
     },
     sessions::{
         Sessions,
         cache::SessionCache,
         tokens::{TokenSettings, Tokens},
     },
+    social::Social,
     throttle::Throttle,
 };
 
@@ -59,6 +61,8 @@ pub struct Ports {
     pub files: Arc<dyn FileStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub billing: Arc<dyn BillingStore>,
+    pub directory: Arc<dyn DirectoryStore>,
+    pub follows: Arc<dyn FollowStore>,
     pub outbox: Arc<dyn OutboxStore>,
     pub uow: Arc<dyn UnitOfWork>,
     pub bus: Arc<dyn RevocationBus>,
@@ -88,6 +92,7 @@ pub struct Domain {
     pub billing: Billing,
     pub outbox: Outbox,
     pub pictures: Pictures,
+    pub social: Social,
     health: Arc<dyn Health>,
 }
 
@@ -125,9 +130,10 @@ impl Domain {
             sessions,
             api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, clock.clone()),
             files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
-            billing: Billing::new(ports.billing.clone(), settings.billing, clock),
+            billing: Billing::new(ports.billing.clone(), settings.billing, clock.clone()),
             outbox,
             pictures,
+            social: Social::new(ports.directory, ports.follows, ports.users.clone(), clock.clone()),
             health: ports.health,
         })
     }

@@ -15,11 +15,42 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        Effect, FileId, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Revocation, SessionId, SessionRecord,
-        StorageSummary, StoredFile, StoredKey, User, UserId,
+        Counts, CountersUpdate, DirectoryQuery, Effect, FileId, Follow, ListPage, NewUser, OutboxItem, Page,
+        PageRequest, ProfileUpdate, Revocation, SessionId, SessionRecord, StorageSummary, StoredFile, StoredKey,
+        User, UserCard, UserId,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
+
+/// Document 003's directory: searches and pages over active users, by username, and the
+/// counters a posts service keeps.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// The active users matching `query`, in its order; `offset`/`limit` are already worked
+    /// out by the caller (which may have reversed the order to read from the far end).
+    async fn search(&self, query: &DirectoryQuery, viewer: Option<UserId>, offset: u64, limit: u32)
+    -> Result<Vec<UserCard>>;
+    /// How many active users match `query`'s filters (without filters: kept, not counted).
+    async fn count(&self, query: &DirectoryQuery) -> Result<u64>;
+    /// An active user by case-insensitive username.
+    async fn active_by_username(&self, username_key: &str) -> Result<Option<User>>;
+    async fn counts(&self, user: UserId) -> Result<Counts>;
+    async fn set_counters(&self, user: UserId, update: &CountersUpdate, now: Timestamp) -> Result<Counts>;
+}
+
+/// The follow graph. Lists and counts leave out inactive users.
+#[async_trait]
+pub trait FollowStore: Send + Sync {
+    /// `Error::Conflict { field: "following" }` when it exists already.
+    async fn follow(&self, follower: UserId, following: UserId, now: Timestamp) -> Result<Follow>;
+    /// Whether there was such a follow.
+    async fn unfollow(&self, follower: UserId, following: UserId) -> Result<bool>;
+    /// The follows `follower` made (as follow records), newest first, and how many.
+    async fn follows_of(&self, follower: UserId, page: ListPage) -> Result<(Vec<Follow>, u64)>;
+    /// Who follows `user` (`followers`) or whom `user` follows, as cards seen by `viewer`.
+    async fn connections(&self, user: UserId, followers: bool, viewer: Option<UserId>, page: ListPage)
+    -> Result<(Vec<UserCard>, u64)>;
+}
 
 #[async_trait]
 pub trait UserStore: Send + Sync {

@@ -77,6 +77,34 @@ pub async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -
     }
 }
 
+/// The caller when credentials were sent (they must be valid), `None` for an anonymous
+/// request: for endpoints anyone may read whose answer depends on who asks.
+pub async fn optional_principal(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Error> {
+    match principal(state, method, headers).await {
+        Ok(p) => Ok(Some(p)),
+        Err(Error::Unauthenticated(AuthFailure::Missing)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The caller if any (see [`optional_principal`]); rejects bad credentials with `E`.
+pub struct MaybeAuthed<E>(pub Option<Principal>, pub PhantomData<E>);
+
+impl<E> FromRequestParts<AppState> for MaybeAuthed<E>
+where
+    E: From<Error> + axum::response::IntoResponse,
+{
+    type Rejection = E;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAuthed(optional_principal(state, &parts.method, &parts.headers).await?, PhantomData))
+    }
+}
+
 /// The authenticated caller (an active account: the domain makes no principal for
 /// another); rejects with the surface's error type `E`.
 pub struct Authed<E>(pub Principal, pub PhantomData<E>);

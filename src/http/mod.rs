@@ -38,12 +38,14 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// methods included), the operational endpoints, and the layers every request passes
 /// through.
 pub fn router(state: AppState) -> Router {
-    use surfaces::{account, files, jwt, microservice};
+    use surfaces::{account, careers, files, jwt, microservice, staff};
     let routes = layers::Routes::new(&ops::openapi());
     let app = Router::new()
         .merge(layers::api::<jwt::Dialect, _>(jwt::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(account::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(files::router(state.config.max_upload_bytes), &routes))
+        .merge(layers::api::<careers::Dialect, _>(careers::router(), &routes))
+        .merge(layers::api::<jwt::Dialect, _>(staff::router(), &routes))
         .merge(layers::api::<microservice::Dialect, _>(
             microservice::router(state.domain.pictures.limits().max_bytes),
             &routes,
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             ("/api/users/", layers::not_found::<jwt::Dialect>),
             ("/api/files/", layers::not_found::<account::Dialect>),
             ("/api/user/", layers::not_found::<microservice::Dialect>),
+            ("/careers/users/", layers::not_found::<careers::Dialect>),
         ],
     );
     layers::apply(app, &state, fallback).with_state(state)

@@ -142,6 +142,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(surfaces::account::Doc::openapi());
     doc.merge(surfaces::files::Doc::openapi());
     doc.merge(surfaces::microservice::Doc::openapi());
+    doc.merge(surfaces::careers::Doc::openapi());
+    doc.merge(surfaces::staff::Doc::openapi());
     doc.merge(OpsDoc::openapi());
     doc
 }

@@ -50,6 +50,13 @@ pub fn drf_message(why: &Invalid) -> String {
         Invalid::ImageDimensions { max } => format!("Ensure this image is at most {max} × {max} pixels."),
         Invalid::Payload => "Invalid payload".into(),
         Invalid::Cursor => "Invalid cursor".into(),
+        Invalid::FollowSelf => "You cannot follow yourself.".into(),
+        Invalid::AlreadyFollowing => "You are already following this user.".into(),
+        Invalid::NotFollowing => "You are not following this user.".into(),
+        // Django REST framework's PrimaryKeyRelatedField sentences.
+        Invalid::NoSuchUser { given } => format!("Invalid pk \"{given}\" - object does not exist."),
+        Invalid::Integer => "A valid integer is required.".into(),
+        Invalid::Url => "Enter a valid URL.".into(),
         Invalid::Limit { max } => format!("Ensure this value is between 1 and {max}."),
     }
 }

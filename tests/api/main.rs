@@ -3,6 +3,7 @@
 mod helpers;
 
 mod account;
+mod careers;
 mod cli;
 mod drf;
 mod examples;

@@ -235,6 +235,21 @@ const REQUEST_TEXT_LIMITS: &[(&str, &str, Option<usize>)] = &[
     ("MicroserviceUpdate", "full_name", Some(301)),
     ("MicroserviceUpdate", "password", Some(1024)),
     ("MicroserviceUpdate", "profile_pic", None),
+    ("CareersRegister", "username", Some(Username::MAX_LEN)),
+    ("CareersRegister", "email", Some(Email::MAX_LEN)),
+    ("CareersRegister", "password", Some(1024)),
+    ("CareersRegister", "password_confirm", Some(1024)),
+    ("CareersRegister", "first_name", Some(150)),
+    ("CareersRegister", "last_name", Some(150)),
+    ("CareersRegister", "bio", Some(1000)),
+    ("CareersLogin", "username", None),
+    ("CareersLogin", "password", Some(1024)),
+    ("CareersRefresh", "refresh", None),
+    ("CareersUpdate", "first_name", Some(150)),
+    ("CareersUpdate", "last_name", Some(150)),
+    ("CareersUpdate", "bio", Some(1000)),
+    ("CareersUpdate", "avatar", Some(500)),
+    ("CareersUpdate", "email", Some(Email::MAX_LEN)),
 ];
 
 /// Stored values shown in answers, with the limit they were stored under.

@@ -8,6 +8,7 @@ pub mod page;
 pub mod picture;
 pub mod principal;
 pub mod session;
+pub mod social;
 pub mod types;
 pub mod user;
 
@@ -18,6 +19,9 @@ pub use self::{
     picture::{PictureFormat, PictureName},
     principal::{Principal, Via},
     session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
+    social::{
+        Counts, CountersUpdate, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, UserCard,
+    },
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
     user::{NewUser, ProfileUpdate, User},
 };

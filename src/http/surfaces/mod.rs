@@ -2,6 +2,8 @@
 //! result in its own shape, with its errors mapped in its own `error.rs`.
 
 pub mod account;
+pub mod careers;
 pub mod files;
 pub mod jwt;
 pub mod microservice;
+pub mod staff;

@@ -111,15 +111,15 @@ impl MicroserviceUser {
             id: user.external_id.0.clone(),
             full_name: user.full_name(),
             email: user.email.clone(),
-            profile_pic: picture_url(user, public_url),
+            profile_pic: picture_url(user.avatar.as_deref(), public_url),
         }
     }
 }
 
 /// A stored picture's URL under `/api/user/media/`; an avatar URL set through document
 /// 003 is shown as it is.
-pub fn picture_url(user: &User, public_url: &str) -> Option<String> {
-    let avatar = user.avatar.as_deref()?;
+pub fn picture_url(avatar: Option<&str>, public_url: &str) -> Option<String> {
+    let avatar = avatar?;
     if let Some(name) = PictureName::parse(avatar) {
         return Some(format!("{public_url}/api/user/media/{name}"));
     }

@@ -1,0 +1,134 @@
+//! Document 003's user directory and follow graph. Inactive users appear nowhere: not in
+//! the directory, not as a profile, not in a list or a count.
+
+use std::sync::Arc;
+
+use tracing::instrument;
+
+use super::{
+    clock::Clock,
+    error::{Error, Invalid, Result},
+    model::{Counts, CountersUpdate, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId},
+    ports::{DirectoryStore, FollowStore, UserStore},
+};
+
+/// A page of the directory and how many users match in all.
+#[derive(Debug, Clone)]
+pub struct DirectoryPage {
+    pub users: Vec<UserCard>,
+    pub total: u64,
+}
+
+#[derive(Clone)]
+pub struct Social {
+    directory: Arc<dyn DirectoryStore>,
+    follows: Arc<dyn FollowStore>,
+    users: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Social {
+    pub fn new(
+        directory: Arc<dyn DirectoryStore>,
+        follows: Arc<dyn FollowStore>,
+        users: Arc<dyn UserStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Social { directory, follows, users, clock }
+    }
+
+    /// One batch of the directory. A batch in the far half is read from the other end of
+    /// the ordering's index (and put back in order), so the last batch of a million users
+    /// costs what the first does; a batch past the end is empty.
+    #[instrument(skip_all)]
+    pub async fn directory(&self, viewer: Option<UserId>, query: &DirectoryQuery) -> Result<DirectoryPage> {
+        let total = self.directory.count(query).await?;
+        let size = u64::from(query.batch_size.max(1));
+        let start = query.batch_number.saturating_mul(size);
+        if start >= total {
+            return Ok(DirectoryPage { users: Vec::new(), total });
+        }
+        let end = start.saturating_add(size).min(total);
+        let limit = u32::try_from(end - start).unwrap_or(u32::MAX);
+        let users = if start > total / 2 {
+            let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
+            let mut users = self.directory.search(&reversed, viewer, total - end, limit).await?;
+            users.reverse();
+            users
+        } else {
+            self.directory.search(query, viewer, start, limit).await?
+        };
+        Ok(DirectoryPage { users, total })
+    }
+
+    /// An active user by username (case-insensitive) with their counts.
+    pub async fn profile(&self, username: &str) -> Result<(User, Counts)> {
+        let user = self.active(username).await?;
+        let counts = self.directory.counts(user.id).await?;
+        Ok((user, counts))
+    }
+
+    pub async fn counts(&self, user: UserId) -> Result<Counts> {
+        self.directory.counts(user).await
+    }
+
+    async fn active(&self, username: &str) -> Result<User> {
+        self.directory.active_by_username(&username.trim().to_lowercase()).await?.ok_or(Error::NotFound)
+    }
+
+    /// Follows the active user `target`; following oneself, an unknown or inactive user, or
+    /// someone already followed is refused on the `following` field.
+    #[instrument(skip_all)]
+    pub async fn follow(&self, principal: &Principal, target: UserId) -> Result<Follow> {
+        if target == principal.user_id() {
+            return Err(Error::invalid("following", Invalid::FollowSelf));
+        }
+        let exists = self.users.user_by_id(target).await?.is_some_and(|u| u.is_active);
+        if !exists {
+            return Err(Error::invalid("following", Invalid::NoSuchUser { given: target.to_string() }));
+        }
+        match self.follows.follow(principal.user_id(), target, self.clock.now()).await {
+            Err(Error::Conflict { .. }) => Err(Error::invalid("following", Invalid::AlreadyFollowing)),
+            other => other,
+        }
+    }
+
+    /// Stops following `username`; returns their username as stored.
+    #[instrument(skip_all)]
+    pub async fn unfollow(&self, principal: &Principal, username: &str) -> Result<String> {
+        let target = self.active(username).await?;
+        if !self.follows.unfollow(principal.user_id(), target.id).await? {
+            return Err(Error::invalid("following", Invalid::NotFollowing));
+        }
+        Ok(target.username)
+    }
+
+    /// The follows the caller made.
+    pub async fn my_follows(&self, principal: &Principal, page: ListPage) -> Result<(Vec<Follow>, u64)> {
+        self.follows.follows_of(principal.user_id(), page).await
+    }
+
+    /// Who follows `username` (`followers`), or whom they follow.
+    pub async fn connections(
+        &self,
+        username: &str,
+        followers: bool,
+        viewer: Option<UserId>,
+        page: ListPage,
+    ) -> Result<(Vec<UserCard>, u64)> {
+        let user = self.active(username).await?;
+        self.follows.connections(user.id, followers, viewer, page).await
+    }
+
+    /// Sets the counters a posts service keeps (staff only).
+    #[instrument(skip_all)]
+    pub async fn set_counters(&self, principal: &Principal, user: UserId, update: &CountersUpdate) -> Result<Counts> {
+        if !principal.user().is_staff {
+            return Err(Error::Forbidden);
+        }
+        if self.users.user_by_id(user).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        self.directory.set_counters(user, update, self.clock.now()).await
+    }
+}

@@ -1,0 +1,426 @@
+//! Document 003's directory and follow graph. The directory's SQL is assembled from fixed
+//! fragments chosen by a closed set of orderings and filters; what a client sends is only
+//! ever bound, never written into the SQL. The substring search is the one place the
+//! backends differ: SQLite's FTS5 trigram index, PostgreSQL's `pg_trgm`.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::{Db, SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool, users::UserRow, users::user_columns};
+use crate::domain::{
+    Error, Result,
+    model::{
+        Counts, CountersUpdate, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, User, UserCard,
+        UserId,
+    },
+    ports::{DirectoryStore, FollowStore},
+};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// SQL text with `$n` placeholders and the values they stand for.
+struct Sql {
+    backend: Backend,
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn new(backend: Backend) -> Self {
+        Sql { backend, text: String::with_capacity(512), args: Vec::new() }
+    }
+
+    fn push(&mut self, fragment: &str) -> &mut Self {
+        self.text.push_str(fragment);
+        self
+    }
+
+    fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        let n = self.args.len();
+        self.text.push('$');
+        self.text.push_str(&n.to_string());
+        self
+    }
+
+    /// The key an ordering sorts on.
+    fn order_key(&self, field: OrderField) -> &'static str {
+        match (self.backend, field) {
+            (_, OrderField::CreatedAt) => "u.created_at",
+            (Backend::Sqlite, OrderField::Username) => "u.username_key",
+            (Backend::Sqlite, OrderField::FirstName) => "lower(u.first_name)",
+            (Backend::Sqlite, OrderField::LastName) => "lower(u.last_name)",
+            (Backend::Postgres, OrderField::Username) => "(u.username_key COLLATE \"C\")",
+            (Backend::Postgres, OrderField::FirstName) => "(lower(u.first_name) COLLATE \"C\")",
+            (Backend::Postgres, OrderField::LastName) => "(lower(u.last_name) COLLATE \"C\")",
+        }
+    }
+
+    /// `AND <term matches the column set>`: a substring for three characters or more,
+    /// the start of the username or a name for shorter terms.
+    fn filter(&mut self, columns: Columns, term: &SearchTerm) {
+        if term.is_substring() {
+            match self.backend {
+                Backend::Sqlite => {
+                    let phrase = format!("{}: \"{}\"", columns.fts(), term.as_str().replace('"', "\"\""));
+                    self.push(" AND u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ");
+                    self.bind(Arg::Text(phrase)).push(")");
+                }
+                Backend::Postgres => {
+                    let escaped = term.as_str().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    self.push(" AND ").push(columns.trgm()).push(" ILIKE ");
+                    self.bind(Arg::Text(format!("%{escaped}%")));
+                }
+            }
+            return;
+        }
+        // Under three characters: a prefix range on each indexed key of the column set.
+        let low = term.as_str().to_string();
+        let high = format!("{low}\u{10FFFF}");
+        let keys: &[OrderField] = match columns {
+            Columns::All => &[OrderField::Username, OrderField::FirstName, OrderField::LastName],
+            Columns::FirstName => &[OrderField::FirstName],
+            Columns::LastName => &[OrderField::LastName],
+        };
+        self.push(" AND (");
+        for (i, field) in keys.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            let key = self.order_key(*field);
+            self.push("(").push(key).push(" >= ");
+            self.bind(Arg::Text(low.clone())).push(" AND ").push(key).push(" < ");
+            self.bind(Arg::Text(high.clone())).push(")");
+        }
+        self.push(")");
+    }
+
+    fn filters(&mut self, q: &DirectoryQuery) {
+        if let Some(t) = &q.search {
+            self.filter(Columns::All, t);
+        }
+        if let Some(t) = &q.first_name {
+            self.filter(Columns::FirstName, t);
+        }
+        if let Some(t) = &q.last_name {
+            self.filter(Columns::LastName, t);
+        }
+    }
+
+    fn order_by(&mut self, ordering: Ordering) {
+        let dir = if ordering.descending { " DESC" } else { " ASC" };
+        let key = self.order_key(ordering.field);
+        self.push(" ORDER BY ").push(key).push(dir).push(", u.id").push(dir);
+    }
+
+    /// `is_following` of each card, for `viewer`.
+    fn is_following(&mut self, viewer: Option<UserId>) {
+        match viewer {
+            Some(v) => {
+                self.push("EXISTS (SELECT 1 FROM follows f2 WHERE f2.follower_id = ");
+                self.bind(Arg::Int(v.0)).push(" AND f2.following_id = u.id) AS is_following");
+            }
+            None => {
+                self.push("FALSE AS is_following");
+            }
+        }
+    }
+}
+
+/// Which fields a term is matched against.
+#[derive(Clone, Copy)]
+enum Columns {
+    All,
+    FirstName,
+    LastName,
+}
+
+impl Columns {
+    fn fts(self) -> &'static str {
+        match self {
+            Columns::All => "{username first_name last_name bio}",
+            Columns::FirstName => "{first_name}",
+            Columns::LastName => "{last_name}",
+        }
+    }
+
+    /// The indexed expression (exactly as `migrations/postgres/0004` writes it).
+    fn trgm(self) -> &'static str {
+        match self {
+            Columns::All => "(u.username || chr(31) || u.first_name || chr(31) || u.last_name || chr(31) || u.bio)",
+            Columns::FirstName => "u.first_name",
+            Columns::LastName => "u.last_name",
+        }
+    }
+}
+
+/// Binds `sql`'s values onto a query of either backend.
+macro_rules! bound {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                Arg::Text(t) => q.bind(t.as_str()),
+                Arg::Int(n) => q.bind(*n),
+            };
+        }
+        q
+    }};
+}
+
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    id: i64,
+    username: String,
+    first_name: String,
+    last_name: String,
+    avatar: Option<String>,
+    is_following: bool,
+}
+
+impl From<CardRow> for UserCard {
+    fn from(r: CardRow) -> Self {
+        UserCard {
+            id: UserId(r.id),
+            username: r.username,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            avatar: r.avatar,
+            is_following: r.is_following,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct FollowRow {
+    id: i64,
+    follower_id: i64,
+    following_id: i64,
+    follower_username: String,
+    following_username: String,
+    created_at: i64,
+}
+
+impl From<FollowRow> for Follow {
+    fn from(r: FollowRow) -> Self {
+        Follow {
+            id: r.id,
+            follower: UserId(r.follower_id),
+            following: UserId(r.following_id),
+            follower_username: r.follower_username,
+            following_username: r.following_username,
+            created_at: from_micros(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CountsRow {
+    followers: i64,
+    following: i64,
+    posts_count: i64,
+    likes_received: i64,
+    comments_received: i64,
+}
+
+impl From<CountsRow> for Counts {
+    fn from(r: CountsRow) -> Self {
+        Counts {
+            followers: r.followers,
+            following: r.following,
+            posts: r.posts_count,
+            likes_received: r.likes_received,
+            comments_received: r.comments_received,
+        }
+    }
+}
+
+const COUNTS: &str = "SELECT \
+    (SELECT COUNT(*) FROM follows f JOIN users a ON a.id = f.follower_id WHERE f.following_id = u.id AND a.is_active) AS followers, \
+    (SELECT COUNT(*) FROM follows f JOIN users b ON b.id = f.following_id WHERE f.follower_id = u.id AND b.is_active) AS following, \
+    u.posts_count, u.likes_received, u.comments_received FROM users u WHERE u.id = $1";
+
+const FOLLOW_COLUMNS: &str = "f.id, f.follower_id, f.following_id, a.username AS follower_username, \
+    b.username AS following_username, f.created_at \
+    FROM follows f JOIN users a ON a.id = f.follower_id JOIN users b ON b.id = f.following_id";
+
+impl SqlStore {
+    fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn cards(&self, sql: Sql) -> Result<Vec<UserCard>> {
+        let rows: Vec<CardRow> = on_pool!(&self.db, reader, |pool| {
+            bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                .fetch_all(pool)
+                .await
+                .map_err(db_err)?
+        });
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn scalar(&self, sql: Sql) -> Result<i64> {
+        Ok(on_pool!(&self.db, reader, |pool| {
+            bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?
+        }))
+    }
+}
+
+#[async_trait]
+impl DirectoryStore for SqlStore {
+    async fn search(
+        &self,
+        query: &DirectoryQuery,
+        viewer: Option<UserId>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<UserCard>> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
+        sql.is_following(viewer);
+        sql.push(" FROM users u WHERE u.is_active");
+        sql.filters(query);
+        sql.order_by(query.ordering);
+        sql.push(" LIMIT ").bind(Arg::Int(i64::from(limit)));
+        sql.push(" OFFSET ").bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        self.cards(sql).await
+    }
+
+    async fn count(&self, query: &DirectoryQuery) -> Result<u64> {
+        let mut sql = Sql::new(self.backend());
+        if query.is_filtered() {
+            sql.push("SELECT COUNT(*) FROM users u WHERE u.is_active");
+            sql.filters(query);
+        } else {
+            sql.push("SELECT active_users FROM directory_totals WHERE id = 1");
+        }
+        Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
+    }
+
+    async fn active_by_username(&self, username_key: &str) -> Result<Option<User>> {
+        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = $1 AND is_active");
+        let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL)
+            .bind(username_key)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?);
+        Ok(row.map(Into::into))
+    }
+
+    async fn counts(&self, user: UserId) -> Result<Counts> {
+        let row: Option<CountsRow> =
+            on_pool!(&self.db, reader, |pool| sqlx::query_as(COUNTS).bind(user.0).fetch_optional(pool).await.map_err(db_err)?);
+        row.map(Into::into).ok_or(Error::NotFound)
+    }
+
+    async fn set_counters(&self, user: UserId, u: &CountersUpdate, now: Timestamp) -> Result<Counts> {
+        const SQL: &str = "UPDATE users SET posts_count = COALESCE($2, posts_count), \
+            likes_received = COALESCE($3, likes_received), comments_received = COALESCE($4, comments_received), \
+            updated_at = $5 WHERE id = $1";
+        on_pool!(&self.db, writer, |pool| sqlx::query(SQL)
+            .bind(user.0)
+            .bind(u.posts)
+            .bind(u.likes_received)
+            .bind(u.comments_received)
+            .bind(micros(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db_err)?);
+        self.counts(user).await
+    }
+}
+
+#[async_trait]
+impl FollowStore for SqlStore {
+    async fn follow(&self, follower: UserId, following: UserId, now: Timestamp) -> Result<Follow> {
+        const INSERT: &str = "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) RETURNING id";
+        let inserted: std::result::Result<i64, sqlx::Error> = on_pool!(&self.db, writer, |pool| sqlx::query_scalar(INSERT)
+            .bind(follower.0)
+            .bind(following.0)
+            .bind(micros(now))
+            .fetch_one(pool)
+            .await);
+        let id = match inserted {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => return Err(Error::Conflict { field: "following" }),
+            Err(e) => return Err(db_err(e)),
+        };
+        const SQL: &str = "SELECT f.id, f.follower_id, f.following_id, a.username AS follower_username, \
+            b.username AS following_username, f.created_at \
+            FROM follows f JOIN users a ON a.id = f.follower_id JOIN users b ON b.id = f.following_id WHERE f.id = $1";
+        let row: FollowRow =
+            on_pool!(&self.db, writer, |pool| sqlx::query_as(SQL).bind(id).fetch_one(pool).await.map_err(db_err)?);
+        Ok(row.into())
+    }
+
+    async fn unfollow(&self, follower: UserId, following: UserId) -> Result<bool> {
+        const SQL: &str = "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2";
+        let removed = on_pool!(&self.db, writer, |pool| sqlx::query(SQL)
+            .bind(follower.0)
+            .bind(following.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db_err)?);
+        Ok(removed > 0)
+    }
+
+    async fn follows_of(&self, follower: UserId, page: ListPage) -> Result<(Vec<Follow>, u64)> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT ").push(FOLLOW_COLUMNS).push(" WHERE f.follower_id = ");
+        sql.bind(Arg::Int(follower.0)).push(" AND b.is_active ORDER BY f.id DESC LIMIT ");
+        sql.bind(Arg::Int(i64::from(page.size))).push(" OFFSET ");
+        sql.bind(Arg::Int(i64::try_from(page.offset()).unwrap_or(i64::MAX)));
+        let rows: Vec<FollowRow> = on_pool!(&self.db, reader, |pool| {
+            bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                .fetch_all(pool)
+                .await
+                .map_err(db_err)?
+        });
+        let mut count = Sql::new(self.backend());
+        count.push("SELECT COUNT(*) FROM follows f JOIN users b ON b.id = f.following_id WHERE f.follower_id = ");
+        count.bind(Arg::Int(follower.0)).push(" AND b.is_active");
+        let total = u64::try_from(self.scalar(count).await?).unwrap_or(0);
+        Ok((rows.into_iter().map(Into::into).collect(), total))
+    }
+
+    async fn connections(
+        &self,
+        user: UserId,
+        followers: bool,
+        viewer: Option<UserId>,
+        page: ListPage,
+    ) -> Result<(Vec<UserCard>, u64)> {
+        // Followers: the follows whose `following` is the user, showing each `follower`.
+        let (shown, anchor) = if followers { ("f.follower_id", "f.following_id") } else { ("f.following_id", "f.follower_id") };
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
+        sql.is_following(viewer);
+        sql.push(" FROM follows f JOIN users u ON u.id = ").push(shown).push(" WHERE ").push(anchor).push(" = ");
+        sql.bind(Arg::Int(user.0)).push(" AND u.is_active ORDER BY f.id DESC LIMIT ");
+        sql.bind(Arg::Int(i64::from(page.size))).push(" OFFSET ");
+        sql.bind(Arg::Int(i64::try_from(page.offset()).unwrap_or(i64::MAX)));
+        let cards = self.cards(sql).await?;
+        let mut count = Sql::new(self.backend());
+        count.push("SELECT COUNT(*) FROM follows f JOIN users u ON u.id = ").push(shown).push(" WHERE ").push(anchor);
+        count.push(" = ").bind(Arg::Int(user.0)).push(" AND u.is_active");
+        let total = u64::try_from(self.scalar(count).await?).unwrap_or(0);
+        Ok((cards, total))
+    }
+}
