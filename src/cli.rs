@@ -120,7 +120,11 @@ async fn seed(config: Config, count: u64, password: Option<String>) -> anyhow::R
         }
     }
     store.close().await;
-    eprintln!("added {inserted} users in {:.1} s ({} skipped as taken)", started.elapsed().as_secs_f64(), count - inserted);
+    eprintln!(
+        "added {inserted} users in {:.1} s ({} skipped as taken)",
+        started.elapsed().as_secs_f64(),
+        count - inserted
+    );
     if !given {
         eprintln!("their password: {password}");
     }

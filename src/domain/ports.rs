@@ -15,9 +15,9 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        Counts, CountersUpdate, DirectoryQuery, Effect, FileId, Follow, ListPage, NewUser, OutboxItem, Page,
-        PageRequest, ProfileUpdate, Revocation, SessionId, SessionRecord, StorageSummary, StoredFile, StoredKey,
-        User, UserCard, UserId,
+        CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, ListPage, NewUser, OutboxItem, Page,
+        PageRequest, ProfileUpdate, Revocation, SessionId, SessionRecord, StorageSummary, StoredFile, StoredKey, User,
+        UserCard, UserId,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -28,8 +28,16 @@ use super::{
 pub trait DirectoryStore: Send + Sync {
     /// The active users matching `query`, in its order; `offset`/`limit` are already worked
     /// out by the caller (which may have reversed the order to read from the far end).
-    async fn search(&self, query: &DirectoryQuery, viewer: Option<UserId>, offset: u64, limit: u32)
-    -> Result<Vec<UserCard>>;
+    /// `matching` is how many match in all, which the store may use to choose how to read
+    /// (walk the ordering and test each user, or collect the matches and sort them).
+    async fn search(
+        &self,
+        query: &DirectoryQuery,
+        viewer: Option<UserId>,
+        offset: u64,
+        limit: u32,
+        matching: u64,
+    ) -> Result<Vec<UserCard>>;
     /// How many active users match `query`'s filters (without filters: kept, not counted).
     async fn count(&self, query: &DirectoryQuery) -> Result<u64>;
     /// An active user by case-insensitive username.
@@ -48,8 +56,13 @@ pub trait FollowStore: Send + Sync {
     /// The follows `follower` made (as follow records), newest first, and how many.
     async fn follows_of(&self, follower: UserId, page: ListPage) -> Result<(Vec<Follow>, u64)>;
     /// Who follows `user` (`followers`) or whom `user` follows, as cards seen by `viewer`.
-    async fn connections(&self, user: UserId, followers: bool, viewer: Option<UserId>, page: ListPage)
-    -> Result<(Vec<UserCard>, u64)>;
+    async fn connections(
+        &self,
+        user: UserId,
+        followers: bool,
+        viewer: Option<UserId>,
+        page: ListPage,
+    ) -> Result<(Vec<UserCard>, u64)>;
 }
 
 #[async_trait]

@@ -8,7 +8,7 @@ use tracing::instrument;
 use super::{
     clock::Clock,
     error::{Error, Invalid, Result},
-    model::{Counts, CountersUpdate, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId},
+    model::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId},
     ports::{DirectoryStore, FollowStore, UserStore},
 };
 
@@ -52,11 +52,11 @@ impl Social {
         let limit = u32::try_from(end - start).unwrap_or(u32::MAX);
         let users = if start > total / 2 {
             let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
-            let mut users = self.directory.search(&reversed, viewer, total - end, limit).await?;
+            let mut users = self.directory.search(&reversed, viewer, total - end, limit, total).await?;
             users.reverse();
             users
         } else {
-            self.directory.search(query, viewer, start, limit).await?
+            self.directory.search(query, viewer, start, limit, total).await?
         };
         Ok(DirectoryPage { users, total })
     }

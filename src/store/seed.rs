@@ -12,10 +12,11 @@ const SQLITE_ROWS: usize = 1000;
 impl SqlStore {
     /// The highest user id so far (0 for none): seeded usernames are numbered after it.
     pub async fn max_user_id(&self) -> Result<i64> {
-        let max: Option<i64> = super::on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT MAX(id) FROM users")
-            .fetch_one(pool)
-            .await
-            .map_err(db_err)?);
+        let max: Option<i64> =
+            super::on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT MAX(id) FROM users")
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?);
         Ok(max.unwrap_or(0))
     }
 

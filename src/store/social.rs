@@ -6,11 +6,13 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{Db, SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool, users::UserRow, users::user_columns};
+use super::{
+    Db, SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool, users::UserRow, users::user_columns,
+};
 use crate::domain::{
     Error, Result,
     model::{
-        Counts, CountersUpdate, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, User, UserCard,
+        CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, User, UserCard,
         UserId,
     },
     ports::{DirectoryStore, FollowStore},
@@ -32,11 +34,17 @@ struct Sql {
     backend: Backend,
     text: String,
     args: Vec<Arg>,
+    /// Test each row against the substring index instead of collecting the matches first:
+    /// cheaper when many users match and the ordering's index is walked for one page.
+    probe: bool,
 }
+
+/// Above this many matches a page walks its ordering and tests each user (SQLite).
+const PROBE_ABOVE: u64 = 10_000;
 
 impl Sql {
     fn new(backend: Backend) -> Self {
-        Sql { backend, text: String::with_capacity(512), args: Vec::new() }
+        Sql { backend, text: String::with_capacity(512), args: Vec::new(), probe: false }
     }
 
     fn push(&mut self, fragment: &str) -> &mut Self {
@@ -70,10 +78,13 @@ impl Sql {
     fn filter(&mut self, columns: Columns, term: &SearchTerm) {
         if term.is_substring() {
             match self.backend {
+                Backend::Sqlite if self.probe => {
+                    self.push(" AND EXISTS (SELECT 1 FROM users_search WHERE users_search MATCH ");
+                    self.bind(Arg::Text(fts_phrase(columns, term))).push(" AND rowid = u.id)");
+                }
                 Backend::Sqlite => {
-                    let phrase = format!("{}: \"{}\"", columns.fts(), term.as_str().replace('"', "\"\""));
                     self.push(" AND u.id IN (SELECT rowid FROM users_search WHERE users_search MATCH ");
-                    self.bind(Arg::Text(phrase)).push(")");
+                    self.bind(Arg::Text(fts_phrase(columns, term))).push(")");
                 }
                 Backend::Postgres => {
                     let escaped = term.as_str().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -83,7 +94,8 @@ impl Sql {
             }
             return;
         }
-        // Under three characters: a prefix range on each indexed key of the column set.
+        // Under three characters: a prefix range on each indexed key of the column set, one
+        // index range scan each (a UNION, which both planners run as separate scans).
         let low = term.as_str().to_string();
         let high = format!("{low}\u{10FFFF}");
         let keys: &[OrderField] = match columns {
@@ -91,15 +103,15 @@ impl Sql {
             Columns::FirstName => &[OrderField::FirstName],
             Columns::LastName => &[OrderField::LastName],
         };
-        self.push(" AND (");
+        self.push(" AND u.id IN (");
         for (i, field) in keys.iter().enumerate() {
             if i > 0 {
-                self.push(" OR ");
+                self.push(" UNION ");
             }
-            let key = self.order_key(*field);
-            self.push("(").push(key).push(" >= ");
-            self.bind(Arg::Text(low.clone())).push(" AND ").push(key).push(" < ");
-            self.bind(Arg::Text(high.clone())).push(")");
+            let key = self.order_key(*field).replace("u.", "s.");
+            self.push("SELECT s.id FROM users s WHERE s.is_active AND ").push(&key).push(" >= ");
+            self.bind(Arg::Text(low.clone())).push(" AND ").push(&key).push(" < ");
+            self.bind(Arg::Text(high.clone()));
         }
         self.push(")");
     }
@@ -134,6 +146,12 @@ impl Sql {
             }
         }
     }
+}
+
+/// An FTS5 query for `term` as one phrase within `columns`; a `"` in the term is doubled,
+/// so nothing in it is FTS5 syntax.
+fn fts_phrase(columns: Columns, term: &SearchTerm) -> String {
+    format!("{}: \"{}\"", columns.fts(), term.as_str().replace('"', "\"\""))
 }
 
 /// Which fields a term is matched against.
@@ -289,8 +307,10 @@ impl DirectoryStore for SqlStore {
         viewer: Option<UserId>,
         offset: u64,
         limit: u32,
+        matching: u64,
     ) -> Result<Vec<UserCard>> {
         let mut sql = Sql::new(self.backend());
+        sql.probe = matching > PROBE_ABOVE;
         sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
         sql.is_following(viewer);
         sql.push(" FROM users u WHERE u.is_active");
@@ -303,7 +323,27 @@ impl DirectoryStore for SqlStore {
 
     async fn count(&self, query: &DirectoryQuery) -> Result<u64> {
         let mut sql = Sql::new(self.backend());
-        if query.is_filtered() {
+        let single = [&query.search, &query.first_name, &query.last_name].iter().filter(|t| t.is_some()).count() == 1;
+        let substring = [&query.search, &query.first_name, &query.last_name]
+            .iter()
+            .find_map(|t| t.as_ref().map(|t| (t, t.is_substring())));
+        if let (Backend::Sqlite, true, Some((term, true))) = (sql.backend, single, substring) {
+            // One substring term: the index's own count of matches, less the few inactive
+            // users among them (found from the inactive side), rather than a join per match.
+            let columns = if query.search.is_some() {
+                Columns::All
+            } else if query.first_name.is_some() {
+                Columns::FirstName
+            } else {
+                Columns::LastName
+            };
+            sql.push("SELECT (SELECT COUNT(*) FROM users_search WHERE users_search MATCH ");
+            sql.bind(Arg::Text(fts_phrase(columns, term)));
+            sql.push(
+                ") - (SELECT COUNT(*) FROM users s WHERE NOT s.is_active AND EXISTS \
+                (SELECT 1 FROM users_search WHERE users_search MATCH $1 AND rowid = s.id))",
+            );
+        } else if query.is_filtered() {
             sql.push("SELECT COUNT(*) FROM users u WHERE u.is_active");
             sql.filters(query);
         } else {
@@ -323,8 +363,11 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn counts(&self, user: UserId) -> Result<Counts> {
-        let row: Option<CountsRow> =
-            on_pool!(&self.db, reader, |pool| sqlx::query_as(COUNTS).bind(user.0).fetch_optional(pool).await.map_err(db_err)?);
+        let row: Option<CountsRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(COUNTS)
+            .bind(user.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?);
         row.map(Into::into).ok_or(Error::NotFound)
     }
 
@@ -349,13 +392,15 @@ impl DirectoryStore for SqlStore {
 #[async_trait]
 impl FollowStore for SqlStore {
     async fn follow(&self, follower: UserId, following: UserId, now: Timestamp) -> Result<Follow> {
-        const INSERT: &str = "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) RETURNING id";
-        let inserted: std::result::Result<i64, sqlx::Error> = on_pool!(&self.db, writer, |pool| sqlx::query_scalar(INSERT)
-            .bind(follower.0)
-            .bind(following.0)
-            .bind(micros(now))
-            .fetch_one(pool)
-            .await);
+        const INSERT: &str =
+            "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) RETURNING id";
+        let inserted: std::result::Result<i64, sqlx::Error> =
+            on_pool!(&self.db, writer, |pool| sqlx::query_scalar(INSERT)
+                .bind(follower.0)
+                .bind(following.0)
+                .bind(micros(now))
+                .fetch_one(pool)
+                .await);
         let id = match inserted {
             Ok(id) => id,
             Err(e) if is_unique_violation(&e) => return Err(Error::Conflict { field: "following" }),
@@ -408,7 +453,8 @@ impl FollowStore for SqlStore {
         page: ListPage,
     ) -> Result<(Vec<UserCard>, u64)> {
         // Followers: the follows whose `following` is the user, showing each `follower`.
-        let (shown, anchor) = if followers { ("f.follower_id", "f.following_id") } else { ("f.following_id", "f.follower_id") };
+        let (shown, anchor) =
+            if followers { ("f.follower_id", "f.following_id") } else { ("f.following_id", "f.follower_id") };
         let mut sql = Sql::new(self.backend());
         sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
         sql.is_following(viewer);

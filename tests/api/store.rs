@@ -9,10 +9,10 @@ use userd::{
     domain::{
         Error,
         model::{
-            Effect, Email, ExternalId, FileId, FileStatus, NewUser, PageRequest, Revocation, SessionId, SessionKind,
-            SessionRecord, StoredFile, User, UserId, Username,
+            DirectoryQuery, Effect, Email, ExternalId, FileId, FileStatus, NewUser, Ordering, PageRequest, Revocation,
+            SearchTerm, SessionId, SessionKind, SessionRecord, StoredFile, User, UserId, Username,
         },
-        ports::{ApiTokenStore, FileStore, OutboxStore, SessionStore, UnitOfWork, UserStore},
+        ports::{ApiTokenStore, DirectoryStore, FileStore, OutboxStore, SessionStore, UnitOfWork, UserStore},
     },
     store::SqlStore,
 };
@@ -231,5 +231,30 @@ both_stores! {
         store.replace_api_token(ada.id, b"hash-2", b"sealed-2", now()).await.expect("replace");
         assert!(store.api_token_owner(b"hash-1").await.expect("read").is_none(), "the old token is gone");
         assert_eq!(store.sealed_api_token(ada.id).await.expect("read"), Some(b"sealed-2".to_vec()));
+    }
+}
+
+both_stores! {
+    async fn a_directory_page_is_the_same_however_the_store_reads_it(store) {
+        for i in 0..12 {
+            insert(&store, &format!("dev{i}@example.com"), &format!("dev{i:02}")).await;
+        }
+        insert(&store, "other@example.com", "other").await;
+        for search in ["dev", "ev0", "de", "love", "lace"] {
+            for ordering in ["username", "-username", "created_at", "-last_name"] {
+                let query = DirectoryQuery {
+                    search: SearchTerm::parse(search),
+                    ordering: Ordering::parse(ordering).expect("ordering"),
+                    batch_size: 5,
+                    ..DirectoryQuery::default()
+                };
+                let total = store.count(&query).await.expect("count");
+                // Collecting the matches and sorting them, or walking the ordering and testing each.
+                let collected = store.search(&query, None, 0, 100, 0).await.expect("search");
+                let walked = store.search(&query, None, 0, 100, u64::MAX).await.expect("search");
+                assert_eq!(collected, walked, "{search} {ordering}");
+                assert_eq!(collected.len() as u64, total, "{search} {ordering}: the total counts the active matches");
+            }
+        }
     }
 }

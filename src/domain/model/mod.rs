@@ -19,9 +19,7 @@ pub use self::{
     picture::{PictureFormat, PictureName},
     principal::{Principal, Via},
     session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
-    social::{
-        Counts, CountersUpdate, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, UserCard,
-    },
+    social::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, UserCard},
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
     user::{NewUser, ProfileUpdate, User},
 };

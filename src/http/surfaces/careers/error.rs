@@ -22,7 +22,8 @@ impl problem::Dialect for Dialect {
         }
         let mut body = Map::new();
         body.insert("detail".into(), json!(p.message));
-        if p.status == StatusCode::UNAUTHORIZED && (p.message == Self::CREDENTIALS_INVALID || p.message == Self::TOKEN_INVALID)
+        if p.status == StatusCode::UNAUTHORIZED
+            && (p.message == Self::CREDENTIALS_INVALID || p.message == Self::TOKEN_INVALID)
         {
             body.insert("code".into(), json!("token_not_valid"));
         }

@@ -323,7 +323,14 @@ impl TryFrom<CareersUpdate> for ProfileUpdate {
             Some(Some(url)) if url.trim().is_empty() => Some(None),
             Some(Some(url)) => errors.check("avatar", avatar_url(&url)).map(Some),
         };
-        errors.into_result(Some(ProfileUpdate { email, first_name, last_name, bio, avatar, ..ProfileUpdate::default() }))
+        errors.into_result(Some(ProfileUpdate {
+            email,
+            first_name,
+            last_name,
+            bio,
+            avatar,
+            ..ProfileUpdate::default()
+        }))
     }
 }
 

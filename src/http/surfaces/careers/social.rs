@@ -98,13 +98,7 @@ pub struct DirectoryParams {
 
 /// `batch_size` and `batch_number` of a list: a size of at least 1 (capped at `max`) and
 /// a number of at least 0; anything else is a field error.
-fn batches(
-    size: Option<&str>,
-    number: Option<&str>,
-    default: u32,
-    max: u32,
-    errors: &mut FieldErrors,
-) -> (u32, u64) {
+fn batches(size: Option<&str>, number: Option<&str>, default: u32, max: u32, errors: &mut FieldErrors) -> (u32, u64) {
     let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
         None => default,
         Some(raw) => match raw.parse::<i64>() {
