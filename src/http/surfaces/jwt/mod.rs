@@ -2,6 +2,7 @@
 //! `/api/users/`, in the `{status, message, data}` envelope.
 
 mod error;
+mod social;
 
 use axum::{
     Json, Router,
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/logout/", post(logout))
         .route("/api/users/refresh-token/", post(refresh))
         .route("/api/users/profile/", get(profile))
+        .merge(social::router())
 }
 
 #[derive(OpenApi)]
@@ -51,6 +53,13 @@ pub fn router() -> Router<AppState> {
     tags((name = TAG, description = "Document 002: accounts signed in with JWT access and refresh tokens, answered in the `{status, message, data}` envelope."))
 )]
 pub struct Doc;
+
+/// The OpenAPI of this surface, Google and GitHub login and linked providers included.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = Doc::openapi();
+    doc.merge(social::Doc::openapi());
+    doc
+}
 
 /// `{status, message}` without data.
 #[derive(Serialize, ToSchema)]
