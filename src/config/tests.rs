@@ -41,7 +41,6 @@ fn each_malformed_value_names_its_variable() {
         ("USERD_GOOGLE_JWKS_URL", "www.googleapis.com/oauth2/v3/certs"),
         ("USERD_GITHUB_OAUTH_URL", "github.com"),
         ("USERD_GITHUB_API_URL", "ftp://api.github.com"),
-        ("USERD_GITHUB_CLIENT_ID", "Iv1.0123456789abcdef"),
         ("USERD_GITHUB_CLIENT_SECRET", "only the secret"),
         ("USERD_LOG", "[[["),
         ("USERD_LOG_FORMAT", "xml"),
@@ -253,9 +252,8 @@ fn known_vars_are_exactly_the_settings_read() {
     let mut known: Vec<&str> = KNOWN_VARS.iter().copied().filter(|n| *n != "USERD_TEST_POSTGRES_URL").collect();
     known.sort_unstable();
     assert_eq!(read, known, "every name read is known, and every known name is read");
-    for unread in ["USERD_SMTP_URL"] {
-        assert!(!KNOWN_VARS.contains(&unread), "{unread} is not read yet, so it must earn the warning");
-    }
+    let unread = "USERD_SMTP_URL";
+    assert!(!KNOWN_VARS.contains(&unread), "{unread} is not read yet, so it must earn the warning");
 }
 
 #[test]

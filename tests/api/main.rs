@@ -15,6 +15,7 @@ mod openapi_client;
 mod openapi_document;
 mod operations;
 mod sessions;
+mod social;
 mod startup;
 mod store;
 mod stripe;
