@@ -127,7 +127,7 @@ impl Identities {
     /// `Error::LastSignInMethod` when it is their only way left to sign in.
     #[instrument(skip_all, fields(provider = provider.as_str()))]
     pub async fn unlink(&self, principal: &Principal, provider: Provider) -> Result<()> {
-        match self.store.unlink_identity(principal.user_id(), provider, self.clock.now()).await? {
+        match self.store.unlink_identity(principal.user_id(), provider).await? {
             Unlinked::Removed => {
                 tracing::info!(user_id = %principal.user_id(), "provider identity unlinked");
                 Ok(())

@@ -145,7 +145,7 @@ pub trait IdentityStore: Send + Sync {
     /// Removes the user's identity of `provider` unless it is their last way to sign in (no
     /// password, no other identity), deciding in one transaction that holds the user's row,
     /// so two concurrent unlinks cannot both remove the last two ways.
-    async fn unlink_identity(&self, user: UserId, provider: Provider, now: Timestamp) -> Result<Unlinked>;
+    async fn unlink_identity(&self, user: UserId, provider: Provider) -> Result<Unlinked>;
 }
 
 #[async_trait]

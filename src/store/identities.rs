@@ -1,7 +1,6 @@
 //! Provider identities linked to users (`user_identities`).
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 
 use super::{SqlStore, db_err, from_micros, on_pool};
 use crate::domain::{
@@ -69,7 +68,7 @@ impl IdentityStore for SqlStore {
         })
     }
 
-    async fn unlink_identity(&self, user: UserId, provider: Provider, _now: Timestamp) -> Result<Unlinked> {
+    async fn unlink_identity(&self, user: UserId, provider: Provider) -> Result<Unlinked> {
         let outcome = on_pool!(&self.db, writer, |pool| {
             let mut tx = pool.begin().await.map_err(db_err)?;
             // Writing the user's row first holds it (PostgreSQL's row lock, SQLite's write

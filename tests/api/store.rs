@@ -272,10 +272,10 @@ both_stores! {
         assert!(!methods.has_password);
         assert_eq!(methods.identities.iter().map(|i| i.provider).collect::<Vec<_>>().len(), 2);
 
-        assert_eq!(store.unlink_identity(ada.id, Provider::GitHub, now()).await.expect("unlink"), Unlinked::Removed);
-        assert_eq!(store.unlink_identity(ada.id, Provider::GitHub, now()).await.expect("unlink"), Unlinked::NotLinked);
+        assert_eq!(store.unlink_identity(ada.id, Provider::GitHub).await.expect("unlink"), Unlinked::Removed);
+        assert_eq!(store.unlink_identity(ada.id, Provider::GitHub).await.expect("unlink"), Unlinked::NotLinked);
         assert_eq!(
-            store.unlink_identity(ada.id, Provider::Google, now()).await.expect("unlink"),
+            store.unlink_identity(ada.id, Provider::Google).await.expect("unlink"),
             Unlinked::LastSignInMethod,
             "no password, no other provider"
         );
@@ -286,8 +286,8 @@ both_stores! {
         tx.insert_identity(&identity(Provider::GitHub, "42", "ada@example.com"), ada.id, now()).await.expect("link");
         tx.commit().await.expect("commit");
         let (a, b) = tokio::join!(
-            store.unlink_identity(ada.id, Provider::Google, now()),
-            store.unlink_identity(ada.id, Provider::GitHub, now())
+            store.unlink_identity(ada.id, Provider::Google),
+            store.unlink_identity(ada.id, Provider::GitHub)
         );
         let mut outcomes = vec![a.expect("unlink"), b.expect("unlink")];
         outcomes.sort_by_key(|o| *o == Unlinked::Removed);

@@ -1,5 +1,6 @@
 //! Document 002: JWT register / login / logout / refresh, profile and health check under
-//! `/api/users/`, in the `{status, message, data}` envelope.
+//! `/api/users/`, in the `{status, message, data}` envelope; Google and GitHub login and
+//! the linked providers are in [`social`].
 
 mod error;
 mod social;
