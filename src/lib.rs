@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod secret;
 pub mod seed;
+pub mod social;
 pub mod store;
 pub mod stripe;
 pub mod telemetry;
@@ -41,8 +42,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 }
 
 /// Builds the domain over `store`: every storage port is the SQL store, file bytes go
-/// where `USERD_STORAGE_URL` says, payments to Stripe.
+/// where `USERD_STORAGE_URL` says, payments to Stripe, sign-ins to Google and GitHub.
 pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn Clock>) -> anyhow::Result<Domain> {
+    let (google, github) = social::providers(&config.social).context("setting up the Google and GitHub clients")?;
     let ports = Ports {
         users: store.clone(),
         sessions: store.clone(),
@@ -54,9 +56,12 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         directory: store.clone(),
         follows: store.clone(),
         outbox: store.clone(),
+        identities: store.clone(),
         uow: store.clone(),
         bus: store.clone(),
         health: store,
+        google,
+        github,
     };
     let settings = Settings {
         master_key: secret::master_key(config)?,

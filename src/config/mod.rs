@@ -1,7 +1,8 @@
 //! Settings, read once at start from `USERD_*` variables (see `shared/contract.md`).
 //!
 //! Every malformed value stops the start with one line naming the variable. Secrets may instead be kept in
-//! files (`USERD_SECRET_KEY_FILE`, `USERD_DATABASE_URL_FILE`: containers, systemd credentials).
+//! files (`USERD_SECRET_KEY_FILE`, `USERD_DATABASE_URL_FILE`, `USERD_GITHUB_CLIENT_SECRET_FILE`: containers,
+//! systemd credentials).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -36,6 +37,19 @@ pub struct StripeConfig {
     pub webhook_secret: Option<SecretString>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
+}
+
+/// Google and GitHub sign-in; each answers its documented 400 while unconfigured.
+#[derive(Debug, Clone, Default)]
+pub struct SocialConfig {
+    /// The expected `aud` of Google ID tokens (`USERD_GOOGLE_CLIENT_ID`).
+    pub google_client_id: Option<String>,
+    pub google_jwks_url: String,
+    /// The OAuth app's id and secret; both or neither.
+    pub github_client_id: Option<String>,
+    pub github_client_secret: Option<SecretString>,
+    pub github_oauth_url: String,
+    pub github_api_url: String,
 }
 
 /// S3 settings, from the usual `AWS_*` variables.
@@ -78,6 +92,7 @@ pub struct Config {
     pub s3: S3Config,
     pub cors_origins: Vec<String>,
     pub stripe: StripeConfig,
+    pub social: SocialConfig,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -104,6 +119,13 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_STRIPE_WEBHOOK_SECRET",
     "USERD_STRIPE_SUCCESS_URL",
     "USERD_STRIPE_CANCEL_URL",
+    "USERD_GOOGLE_CLIENT_ID",
+    "USERD_GOOGLE_JWKS_URL",
+    "USERD_GITHUB_CLIENT_ID",
+    "USERD_GITHUB_CLIENT_SECRET",
+    "USERD_GITHUB_CLIENT_SECRET_FILE",
+    "USERD_GITHUB_OAUTH_URL",
+    "USERD_GITHUB_API_URL",
     "USERD_LOG",
     "USERD_LOG_FORMAT",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
@@ -254,6 +276,7 @@ impl Config {
             success_url: optional_url(&var, "USERD_STRIPE_SUCCESS_URL")?,
             cancel_url: optional_url(&var, "USERD_STRIPE_CANCEL_URL")?,
         };
+        let social = social(&get, &var)?;
         let log = var("USERD_LOG").unwrap_or_else(|| "info".into());
         if tracing_subscriber::EnvFilter::try_new(&log).is_err() {
             return Err(bad("USERD_LOG", format!("'{log}' is not a tracing filter such as info or userd=debug")));
@@ -279,10 +302,43 @@ impl Config {
             s3,
             cors_origins,
             stripe,
+            social,
             log,
             log_format,
         })
     }
+}
+
+/// The `USERD_GOOGLE_*` and `USERD_GITHUB_*` settings. The GitHub secret may be kept in a
+/// file (`USERD_GITHUB_CLIENT_SECRET_FILE`); the app's id and secret go together.
+fn social(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<SocialConfig, ConfigError> {
+    let github_client_id = var("USERD_GITHUB_CLIENT_ID").map(|v| v.trim().to_string());
+    let secret = plain_or_file(
+        get,
+        var("USERD_GITHUB_CLIENT_SECRET"),
+        "USERD_GITHUB_CLIENT_SECRET",
+        "USERD_GITHUB_CLIENT_SECRET_FILE",
+    )?;
+    match (&github_client_id, &secret) {
+        (Some(_), None) => {
+            return Err(bad("USERD_GITHUB_CLIENT_SECRET", "must be set too when USERD_GITHUB_CLIENT_ID is set"));
+        }
+        (None, Some((_, from))) => {
+            return Err(bad(from, "is set but USERD_GITHUB_CLIENT_ID is not; set both or neither"));
+        }
+        _ => {}
+    }
+    Ok(SocialConfig {
+        google_client_id: var("USERD_GOOGLE_CLIENT_ID").map(|v| v.trim().to_string()),
+        google_jwks_url: url_or(var, "USERD_GOOGLE_JWKS_URL", "https://www.googleapis.com/oauth2/v3/certs")?,
+        github_client_id,
+        github_client_secret: secret.map(|(v, _)| SecretString::from(v.trim().to_string())),
+        github_oauth_url: url_or(var, "USERD_GITHUB_OAUTH_URL", "https://github.com")?,
+        github_api_url: url_or(var, "USERD_GITHUB_API_URL", "https://api.github.com")?,
+    })
 }
 
 impl std::fmt::Debug for Config {
@@ -304,6 +360,7 @@ impl std::fmt::Debug for Config {
             s3,
             cors_origins,
             stripe,
+            social,
             log,
             log_format,
         } = self;
@@ -322,6 +379,7 @@ impl std::fmt::Debug for Config {
             .field("s3", s3)
             .field("cors_origins", cors_origins)
             .field("stripe", stripe)
+            .field("social", social)
             .field("log", log)
             .field("log_format", log_format)
             .finish()

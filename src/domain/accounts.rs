@@ -11,8 +11,8 @@ use super::{
     crypto,
     error::{Error, Result},
     model::{
-        Effect, Email, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate, Revocation, TimeZoneName,
-        TokenPair, User, UserId, Username,
+        Effect, Email, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate, ProviderIdentity,
+        Revocation, TimeZoneName, TokenPair, User, UserId, Username,
     },
     outbox::{Outbox, Queued},
     passwords::PasswordHasher,
@@ -157,6 +157,7 @@ impl Accounts {
             generated_username: generated,
             email: reg.email,
             password_hash: Some(password_hash),
+            email_verified: false,
             first_name: reg.first_name,
             last_name: reg.last_name,
             company_name: reg.company_name,
@@ -166,8 +167,28 @@ impl Accounts {
         })
     }
 
+    /// A user for a provider's first sign-in: the e-mail the provider verified, no password
+    /// (a first one is set through password reset), the provider's names, and a username
+    /// generated from the e-mail as registration without one does.
+    pub(in crate::domain) fn provider_user(&self, identity: &ProviderIdentity, email: Email) -> Result<NewUser> {
+        Ok(NewUser {
+            external_id: ExternalId(crypto::random_token(16)?),
+            username: Username::from_email(&email),
+            generated_username: true,
+            email,
+            password_hash: None,
+            email_verified: true,
+            first_name: identity.first_name.clone(),
+            last_name: identity.last_name.clone(),
+            company_name: String::new(),
+            bio: String::new(),
+            avatar: None,
+            is_staff: false,
+        })
+    }
+
     /// Inserts the user; a generated username that is taken gets a random numeric suffix.
-    async fn insert_user(&self, tx: &mut dyn Tx, mut new: NewUser) -> Result<User> {
+    pub(in crate::domain) async fn insert_user(&self, tx: &mut dyn Tx, mut new: NewUser) -> Result<User> {
         let base = new.username.clone();
         let now = self.clock.now();
         for attempt in 0..USERNAME_TRIES {

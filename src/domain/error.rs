@@ -124,11 +124,38 @@ pub enum CsrfFailure {
     Incorrect,
 }
 
+/// A sign-in provider whose users may sign in to userd (documents 002's Google and GitHub
+/// login). Here rather than in `model` so this module stays a leaf; `model` re-exports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    Google,
+    GitHub,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Google, Provider::GitHub];
+
+    /// The name stored and shown in paths and answers: `google`, `github`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Google => "google",
+            Provider::GitHub => "github",
+        }
+    }
+
+    /// The provider of a stored or requested name (exactly as [`Provider::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 /// Optional features that need settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
     Checkout,
     PaymentWebhook,
+    /// Signing in with a provider's credential.
+    Login(Provider),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +191,15 @@ pub enum Error {
     /// An outside service (the payment provider) failed; the details are in the log.
     #[error("upstream service failed")]
     Upstream,
+    /// A sign-in provider vouched for no usable identity: the credential is invalid, expired
+    /// or used, the provider failed or could not be reached, it has no verified e-mail, or
+    /// the account is inactive. The reason is in the log, never in the answer.
+    #[error("{0:?} did not vouch for an identity")]
+    ProviderRefused(Provider),
+    /// Unlinking would leave the account without any way to sign in (no password, no other
+    /// provider).
+    #[error("last way to sign in")]
+    LastSignInMethod,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

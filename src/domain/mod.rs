@@ -2,8 +2,8 @@
 //! SQL; the outside sits behind the traits in [`ports`].
 //!
 //! Each area is a small service holding only the ports it uses ([`accounts::Accounts`],
-//! [`sessions::Sessions`], [`api_tokens::ApiTokens`], [`files::Files`],
-//! [`billing::Billing`]); the values they share live in [`model`], which imports no
+//! [`sessions::Sessions`], [`identities::Identities`], [`api_tokens::ApiTokens`],
+//! [`files::Files`], [`billing::Billing`]); the values they share live in [`model`], which imports no
 //! service. [`Domain`] is the set of services a surface calls.
 
 pub mod accounts;
@@ -13,6 +13,7 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod files;
+pub mod identities;
 pub mod model;
 pub mod outbox;
 pub mod passwords;
@@ -34,12 +35,13 @@ use self::{
     clock::Clock,
     crypto::{Purpose, Sealer},
     files::Files,
+    identities::Identities,
     outbox::Outbox,
     passwords::PasswordHasher,
     pictures::{PictureLimits, Pictures},
     ports::{
-        ApiTokenStore, BillingStore, BlobStore, DirectoryStore, FileStore, FollowStore, Health, KeyStore, OutboxStore,
-        RevocationBus, SessionStore, UnitOfWork, UserStore,
+        ApiTokenStore, BillingStore, BlobStore, DirectoryStore, FileStore, FollowStore, Health, IdentityProvider,
+        IdentityStore, KeyStore, OutboxStore, RevocationBus, SessionStore, UnitOfWork, UserStore,
     },
     sessions::{
         Sessions,
@@ -64,9 +66,13 @@ pub struct Ports {
     pub directory: Arc<dyn DirectoryStore>,
     pub follows: Arc<dyn FollowStore>,
     pub outbox: Arc<dyn OutboxStore>,
+    pub identities: Arc<dyn IdentityStore>,
     pub uow: Arc<dyn UnitOfWork>,
     pub bus: Arc<dyn RevocationBus>,
     pub health: Arc<dyn Health>,
+    /// Sign-in providers (`crate::social`).
+    pub google: Arc<dyn IdentityProvider>,
+    pub github: Arc<dyn IdentityProvider>,
 }
 
 /// The settings the domain's rules need.
@@ -87,6 +93,7 @@ pub struct Settings {
 pub struct Domain {
     pub accounts: Accounts,
     pub sessions: Sessions,
+    pub identities: Identities,
     pub api_tokens: ApiTokens,
     pub files: Files,
     pub billing: Billing,
@@ -115,19 +122,32 @@ impl Domain {
             cache: Arc::new(SessionCache::default()),
             clock: clock.clone(),
         };
+        let throttle = Throttle::new(settings.rate_limit);
         let accounts = Accounts {
             users: ports.users.clone(),
             uow: ports.uow.clone(),
             sessions: sessions.clone(),
             hasher: PasswordHasher::new(settings.hashing_threads)?,
-            throttle: Throttle::new(settings.rate_limit),
+            throttle: throttle.clone(),
             pictures: pictures.clone(),
             outbox: outbox.clone(),
+            clock: clock.clone(),
+        };
+        let identities = Identities {
+            store: ports.identities.clone(),
+            users: ports.users.clone(),
+            uow: ports.uow.clone(),
+            accounts: accounts.clone(),
+            sessions: sessions.clone(),
+            google: ports.google.clone(),
+            github: ports.github.clone(),
+            throttle,
             clock: clock.clone(),
         };
         Ok(Domain {
             accounts,
             sessions,
+            identities,
             api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, clock.clone()),
             files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
             billing: Billing::new(ports.billing.clone(), settings.billing, clock.clone()),

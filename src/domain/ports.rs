@@ -15,9 +15,9 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, ListPage, NewUser, OutboxItem, Page,
-        PageRequest, ProfileUpdate, Revocation, SessionId, SessionRecord, StorageSummary, StoredFile, StoredKey, User,
-        UserCard, UserId,
+        CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, NewUser, OutboxItem,
+        Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, Revocation, SessionId, SessionRecord,
+        SignInMethods, StorageSummary, StoredFile, StoredKey, Unlinked, User, UserCard, UserId,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -166,6 +166,31 @@ pub trait BillingStore: Send + Sync {
     async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>, now: Timestamp) -> Result<bool>;
 }
 
+/// A sign-in provider: turns what a client got from it (Google's ID token, GitHub's
+/// authorization code) into the identity it vouches for. Implemented by `crate::social`.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// `Error::NotConfigured(Feature::Login(_))` without its settings;
+    /// `Error::ProviderRefused` when the credential is invalid, expired or used, or the
+    /// provider fails, times out or cannot be reached (logged, never shown). An identity
+    /// without a verified e-mail is returned with `verified_email: None`; what to do with
+    /// it is the domain's decision. `now` is the domain's clock.
+    async fn identify(&self, credential: &str, now: Timestamp) -> Result<ProviderIdentity>;
+}
+
+/// Provider identities linked to users.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// The link of a provider identity, if there is one.
+    async fn identity(&self, provider: Provider, subject: &str) -> Result<Option<LinkedIdentity>>;
+    /// Whether the user has a password, and their linked identities (oldest first).
+    async fn sign_in_methods(&self, user: UserId) -> Result<SignInMethods>;
+    /// Removes the user's identity of `provider` unless it is their last way to sign in (no
+    /// password, no other identity), deciding in one transaction that holds the user's row,
+    /// so two concurrent unlinks cannot both remove the last two ways.
+    async fn unlink_identity(&self, user: UserId, provider: Provider) -> Result<Unlinked>;
+}
+
 #[async_trait]
 pub trait Health: Send + Sync {
     async fn ping(&self) -> Result<()>;
@@ -206,6 +231,13 @@ pub trait Tx: Send {
     /// Blacklists one refresh token (its `jti`) until it would have expired anyway.
     async fn blacklist_refresh(&mut self, jti: &str, user: UserId, expires_at: Timestamp, now: Timestamp)
     -> Result<()>;
+    /// Links a provider identity to a user; `Error::Conflict { field: "identity" }` when it
+    /// is linked already (the transaction stays usable).
+    async fn insert_identity(&mut self, identity: &ProviderIdentity, user: UserId, now: Timestamp) -> Result<()>;
+    /// Records a sign-in through a linked identity and the provider's e-mail at that time.
+    async fn touch_identity(&mut self, provider: Provider, subject: &str, email: &str, now: Timestamp) -> Result<()>;
+    /// Marks the user's e-mail verified (a provider vouched for the same address).
+    async fn mark_email_verified(&mut self, user: UserId, now: Timestamp) -> Result<()>;
     /// Queues `effect`; it becomes visible to outbox claimers at `due`. Returns its id.
     async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64>;
     async fn commit(self: Box<Self>) -> Result<()>;

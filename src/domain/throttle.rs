@@ -15,6 +15,7 @@ struct Limits {
     login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
     login_per_account: DefaultKeyedRateLimiter<String>,
     register_per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    provider_login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -37,6 +38,7 @@ impl Throttle {
                 login_per_ip: RateLimiter::keyed(per_minute(30, 20)),
                 login_per_account: RateLimiter::keyed(per_minute(10, 10)),
                 register_per_ip: RateLimiter::keyed(per_minute(10, 10)),
+                provider_login_per_ip: RateLimiter::keyed(per_minute(30, 20)),
             })
         });
         Throttle { inner }
@@ -58,12 +60,23 @@ impl Throttle {
         }
     }
 
+    /// Before a provider's credential is checked (Google, GitHub): per client address, as
+    /// password logins, so a flood of forged credentials cannot make userd hammer the
+    /// provider.
+    pub fn provider_login(&self, ip: Option<IpAddr>) -> Result<()> {
+        match (&self.inner, ip) {
+            (Some(l), Some(ip)) => check(&l.provider_login_per_ip, &ip),
+            _ => Ok(()),
+        }
+    }
+
     /// Drops idle keys so memory stays bounded.
     pub fn housekeeping(&self) {
         if let Some(l) = &self.inner {
             l.login_per_ip.retain_recent();
             l.login_per_account.retain_recent();
             l.register_per_ip.retain_recent();
+            l.provider_login_per_ip.retain_recent();
         }
     }
 }

@@ -138,7 +138,7 @@ struct RootDoc;
 /// The OpenAPI document of every surface.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = RootDoc::openapi();
-    doc.merge(surfaces::jwt::Doc::openapi());
+    doc.merge(surfaces::jwt::openapi());
     doc.merge(surfaces::account::Doc::openapi());
     doc.merge(surfaces::files::Doc::openapi());
     doc.merge(surfaces::microservice::Doc::openapi());

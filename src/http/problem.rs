@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::body::BodyError;
 use crate::domain::{
     AuthFailure, Error, FieldErrors, Invalid,
-    error::{CsrfFailure, Feature},
+    error::{CsrfFailure, Feature, Provider},
 };
 
 /// Django REST framework's (and Django's validators') sentence for a refused value.
@@ -93,6 +93,16 @@ pub trait Dialect: Send + Sync + 'static {
     /// A refused value of `field`.
     fn invalid(_field: &str, why: &Invalid) -> String {
         drf_message(why)
+    }
+
+    /// A sign-in through `provider` that did not work, whatever the reason (only document
+    /// 002 has these sign-ins; its sentences override this).
+    fn provider_refused(provider: Provider) -> String {
+        let name = match provider {
+            Provider::Google => "Google",
+            Provider::GitHub => "GitHub",
+        };
+        format!("{name} sign-in failed. Please try again.")
     }
 
     /// The document's name of a domain field.
@@ -174,6 +184,15 @@ impl Problem {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("{} too large: the limit is {limit} bytes.", D::TOO_LARGE),
             ),
+            Error::NotConfigured(Feature::Login(provider)) => {
+                let (what, settings) = match provider {
+                    Provider::Google => ("Google login", "USERD_GOOGLE_CLIENT_ID"),
+                    Provider::GitHub => ("GitHub login", "USERD_GITHUB_CLIENT_ID and USERD_GITHUB_CLIENT_SECRET"),
+                };
+                // The client gets the documented refusal; the operator learns what to set.
+                tracing::warn!("{what} is not configured: set {settings}");
+                Problem::new(StatusCode::BAD_REQUEST, D::provider_refused(provider))
+            }
             Error::NotConfigured(feature) => {
                 let (what, settings, message) = match feature {
                     Feature::Checkout => (
@@ -184,6 +203,7 @@ impl Problem {
                     Feature::PaymentWebhook => {
                         ("the Stripe webhook", "USERD_STRIPE_WEBHOOK_SECRET", "The Stripe webhook is not configured.")
                     }
+                    Feature::Login(_) => ("sign-in", "its settings", "Sign-in is not configured."),
                 };
                 // The client learns only that the feature is off; the operator learns what to set.
                 tracing::warn!("{what} is not configured: set {settings}");
@@ -192,6 +212,11 @@ impl Problem {
             Error::Upstream => {
                 Problem::new(StatusCode::BAD_REQUEST, "The payment provider could not complete the request.")
             }
+            Error::ProviderRefused(provider) => Problem::new(StatusCode::BAD_REQUEST, D::provider_refused(provider)),
+            Error::LastSignInMethod => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "This is the only way left to sign in to this account: set a password or link another provider first.",
+            ),
             Error::Internal(e) => {
                 // The cause stays in the log (with the request id of the enclosing span).
                 tracing::error!(error = ?e, "internal error");

@@ -8,6 +8,7 @@
 mod api_tokens;
 mod billing;
 mod files;
+mod identities;
 mod keys;
 mod notify;
 mod outbox;

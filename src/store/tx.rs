@@ -8,7 +8,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::UserRow, users::user_columns};
 use crate::domain::{
     Error, Result,
-    model::{Effect, NewUser, ProfileUpdate, SessionId, SessionRecord, User, UserId},
+    model::{Effect, NewUser, ProfileUpdate, Provider, ProviderIdentity, SessionId, SessionRecord, User, UserId},
     ports::{Tx, UnitOfWork},
 };
 
@@ -58,8 +58,8 @@ impl Tx for SqlTx {
     async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> Result<User> {
         const SQL: &str = concat!(
             "INSERT INTO users (external_id, email, email_key, username, username_key, password_hash, first_name, \
-             last_name, company_name, bio, avatar, is_staff, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING ",
+             last_name, company_name, bio, avatar, is_staff, created_at, updated_at, email_verified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING ",
             user_columns!()
         );
         // In a savepoint, so a unique violation leaves the transaction usable (PostgreSQL
@@ -80,6 +80,7 @@ impl Tx for SqlTx {
                 .bind(&new.avatar)
                 .bind(new.is_staff)
                 .bind(micros(now))
+                .bind(new.email_verified)
                 .fetch_one(&mut *savepoint)
                 .await;
             match inserted {
@@ -225,6 +226,80 @@ impl Tx for SqlTx {
         .bind(jti)
         .bind(user.0)
         .bind(micros(expires_at))
+        .bind(micros(now))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn insert_identity(&mut self, identity: &ProviderIdentity, user: UserId, now: Timestamp) -> Result<()> {
+        let email = identity.verified_email.as_ref().map_or("", |e| e.as_str());
+        // In a savepoint, as `insert_user`: a unique violation leaves the transaction usable.
+        let result: std::result::Result<(), sqlx::Error> = on_tx!(&mut self.conn, |c| {
+            let mut savepoint = sqlx::Connection::begin(&mut **c).await.map_err(db_err)?;
+            let inserted = sqlx::query(
+                "INSERT INTO user_identities (provider, subject, user_id, email, created_at, updated_at, last_login_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $5)",
+            )
+            .bind(identity.provider.as_str())
+            .bind(&identity.subject)
+            .bind(user.0)
+            .bind(email)
+            .bind(micros(now))
+            .execute(&mut *savepoint)
+            .await;
+            match inserted {
+                Ok(_) => {
+                    savepoint.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+                Err(e) => {
+                    savepoint.rollback().await.map_err(db_err)?;
+                    Err(e)
+                }
+            }
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                let linked: i64 = on_tx!(&mut self.conn, |c| sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM user_identities WHERE provider = $1 AND subject = $2"
+                )
+                .bind(identity.provider.as_str())
+                .bind(&identity.subject)
+                .fetch_one(&mut **c)
+                .await
+                .map_err(db_err)?);
+                // Either this identity is linked already, or the user has another of this provider.
+                Err(Error::Conflict { field: if linked > 0 { "identity" } else { "provider" } })
+            }
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn touch_identity(&mut self, provider: Provider, subject: &str, email: &str, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "UPDATE user_identities SET email = $3, last_login_at = $4, updated_at = $4 \
+             WHERE provider = $1 AND subject = $2"
+        )
+        .bind(provider.as_str())
+        .bind(subject)
+        .bind(email)
+        .bind(micros(now))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn mark_email_verified(&mut self, user: UserId, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "UPDATE users SET email_verified = TRUE, updated_at = $2 WHERE id = $1"
+        )
+        .bind(user.0)
         .bind(micros(now))
         .execute(&mut **c)
         .await

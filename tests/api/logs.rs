@@ -177,3 +177,51 @@ async fn a_feature_that_is_not_configured_answers_400_and_logs_what_to_set() {
     let line = server.line_with("the Stripe webhook is not configured: set USERD_STRIPE_WEBHOOK_SECRET");
     assert!(line.contains(" WARN ") && line.contains(&request_id(&res)), "{line}");
 }
+
+#[tokio::test]
+async fn sign_in_providers_log_what_to_set_and_why_they_failed_but_never_a_secret() {
+    let post = |server: &Logged, path: &str, body: Value| {
+        server.client.post(format!("{}{path}", server.url)).json(&body).send()
+    };
+    let mut server = Logged::start(&[]);
+    for _ in 0..2 {
+        let res = post(&server, "/api/users/login/google/", json!({"token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}))
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let id = request_id(&res);
+        let line = server.line_with(&id);
+        assert!(
+            line.contains(" WARN ") && line.contains("Google login is not configured: set USERD_GOOGLE_CLIENT_ID"),
+            "{line}"
+        );
+    }
+    assert_eq!(server.text().matches("Google login is not configured").count(), 2, "once per answer");
+    let res = post(&server, "/api/users/login/github/", json!({"code": "0123456789abcdef0123"})).await.expect("send");
+    let line = server.line_with(&request_id(&res));
+    assert!(
+        line.contains("GitHub login is not configured: set USERD_GITHUB_CLIENT_ID and USERD_GITHUB_CLIENT_SECRET"),
+        "{line}"
+    );
+    drop(server);
+
+    // Configured, but neither provider answers (nothing listens on port 9).
+    let mut server = Logged::start(&[
+        ("USERD_GOOGLE_CLIENT_ID", "1234-userd-test.apps.googleusercontent.com"),
+        ("USERD_GOOGLE_JWKS_URL", "http://127.0.0.1:9/oauth2/v3/certs"),
+        ("USERD_GITHUB_CLIENT_ID", "Iv1.userdtest"),
+        ("USERD_GITHUB_CLIENT_SECRET", "hunter2-github-secret"),
+        ("USERD_GITHUB_OAUTH_URL", "http://127.0.0.1:9"),
+    ]);
+    let token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJodW50ZXIyLXRva2VuIn0.c2lnbmF0dXJl";
+    let res = post(&server, "/api/users/login/google/", json!({"token": token})).await.expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let line = server.line_with("fetching Google's signing keys failed");
+    assert!(line.contains(" WARN ") && line.contains(&request_id(&res)), "{line}");
+    let res = post(&server, "/api/users/login/github/", json!({"code": "hunter2-code"})).await.expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let line = server.line_with("GitHub sign-in failed");
+    assert!(line.contains(" WARN ") && line.contains(&request_id(&res)), "{line}");
+    let log = server.text();
+    assert!(!log.contains("hunter2") && !log.contains(token), "no secret, code or token in the log:\n{log}");
+}

@@ -16,6 +16,7 @@ mod openapi_client;
 mod openapi_document;
 mod operations;
 mod sessions;
+mod social;
 mod startup;
 mod store;
 mod stripe;

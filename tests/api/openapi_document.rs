@@ -218,6 +218,8 @@ const REQUEST_TEXT_LIMITS: &[(&str, &str, Option<usize>)] = &[
     ("SignInRequest", "username", None),
     ("SignInRequest", "password", Some(1024)),
     ("RefreshRequest", "refresh", None),
+    ("GoogleLoginRequest", "token", Some(8192)),
+    ("GitHubLoginRequest", "code", Some(512)),
     ("SettingsRequest", "tz", Some(64)),
     ("CheckoutRequest", "plan", None),
     ("StripeEvent", "id", None),
@@ -314,7 +316,7 @@ async fn text_fields_carry_the_servers_limits() {
 
 /// A concrete path for a templated one.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "no-such-file").replace("{name}", "no-such-picture.png")
+    path.replace("{id}", "no-such-file").replace("{name}", "no-such-picture.png").replace("{provider}", "github")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,10 +9,13 @@ use userd::{
     domain::{
         Error,
         model::{
-            DirectoryQuery, Effect, Email, ExternalId, FileId, FileStatus, NewUser, Ordering, PageRequest, Revocation,
-            SearchTerm, SessionId, SessionKind, SessionRecord, StoredFile, User, UserId, Username,
+            DirectoryQuery, Effect, Email, ExternalId, FileId, FileStatus, NewUser, Ordering, PageRequest, Provider,
+            ProviderIdentity, Revocation, SearchTerm, SessionId, SessionKind, SessionRecord, StoredFile, Unlinked,
+            User, UserId, Username,
         },
-        ports::{ApiTokenStore, DirectoryStore, FileStore, OutboxStore, SessionStore, UnitOfWork, UserStore},
+        ports::{
+            ApiTokenStore, DirectoryStore, FileStore, IdentityStore, OutboxStore, SessionStore, UnitOfWork, UserStore,
+        },
     },
     store::SqlStore,
 };
@@ -57,6 +60,7 @@ fn new_user(email: &str, username: &str) -> NewUser {
         username: Username::parse(username).expect("username"),
         generated_username: false,
         password_hash: Some("$argon2id$not-a-real-hash".into()),
+        email_verified: false,
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
         company_name: String::new(),
@@ -256,5 +260,66 @@ both_stores! {
                 assert_eq!(collected.len() as u64, total, "{search} {ordering}: the total counts the active matches");
             }
         }
+    }
+}
+
+fn identity(provider: Provider, subject: &str, email: &str) -> ProviderIdentity {
+    ProviderIdentity {
+        provider,
+        subject: subject.into(),
+        verified_email: Some(Email::parse(email).expect("email")),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+    }
+}
+
+both_stores! {
+    async fn identities_are_unique_per_subject_and_per_user_and_never_leave_a_user_locked_out(store) {
+        let mut tx = store.begin().await.expect("begin");
+        let mut passwordless = new_user("ada@example.com", "ada");
+        passwordless.password_hash = None;
+        passwordless.email_verified = true;
+        let ada = tx.insert_user(&passwordless, now()).await.expect("user");
+        assert!(ada.email_verified, "a provider's first sign-in stores a verified e-mail");
+        let bob = tx.insert_user(&new_user("bob@example.com", "bob"), now()).await.expect("user");
+        tx.insert_identity(&identity(Provider::Google, "g-ada", "ada@example.com"), ada.id, now()).await.expect("link");
+        let again = tx.insert_identity(&identity(Provider::Google, "g-ada", "ada@example.com"), bob.id, now()).await;
+        assert!(matches!(again, Err(Error::Conflict { field: "identity" })), "one user per identity: {again:?}");
+        let second = tx.insert_identity(&identity(Provider::Google, "g-other", "ada@example.com"), ada.id, now()).await;
+        assert!(matches!(second, Err(Error::Conflict { field: "provider" })), "one identity per provider and user: {second:?}");
+        tx.insert_identity(&identity(Provider::GitHub, "42", "ada@example.com"), ada.id, now()).await.expect("still usable");
+        tx.touch_identity(Provider::Google, "g-ada", "ada@new.example.com", now()).await.expect("touch");
+        tx.mark_email_verified(bob.id, now()).await.expect("verify");
+        tx.commit().await.expect("commit");
+
+        let link = store.identity(Provider::Google, "g-ada").await.expect("read").expect("linked");
+        assert_eq!((link.user_id, link.email.as_str()), (ada.id, "ada@new.example.com"));
+        assert!(store.identity(Provider::GitHub, "g-ada").await.expect("read").is_none(), "subjects are per provider");
+        assert!(store.user_by_id(bob.id).await.expect("read").expect("bob").email_verified);
+        let methods = store.sign_in_methods(ada.id).await.expect("methods");
+        assert!(!methods.has_password);
+        assert_eq!(methods.identities.iter().map(|i| i.provider).collect::<Vec<_>>().len(), 2);
+
+        assert_eq!(store.unlink_identity(ada.id, Provider::GitHub).await.expect("unlink"), Unlinked::Removed);
+        assert_eq!(store.unlink_identity(ada.id, Provider::GitHub).await.expect("unlink"), Unlinked::NotLinked);
+        assert_eq!(
+            store.unlink_identity(ada.id, Provider::Google).await.expect("unlink"),
+            Unlinked::LastSignInMethod,
+            "no password, no other provider"
+        );
+        assert!(store.identity(Provider::Google, "g-ada").await.expect("read").is_some(), "nothing was removed");
+
+        // Two concurrent unlinks of a passwordless user's last two providers: one wins.
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_identity(&identity(Provider::GitHub, "42", "ada@example.com"), ada.id, now()).await.expect("link");
+        tx.commit().await.expect("commit");
+        let (a, b) = tokio::join!(
+            store.unlink_identity(ada.id, Provider::Google),
+            store.unlink_identity(ada.id, Provider::GitHub)
+        );
+        let mut outcomes = vec![a.expect("unlink"), b.expect("unlink")];
+        outcomes.sort_by_key(|o| *o == Unlinked::Removed);
+        assert_eq!(outcomes, vec![Unlinked::LastSignInMethod, Unlinked::Removed]);
+        assert_eq!(store.sign_in_methods(ada.id).await.expect("methods").identities.len(), 1);
     }
 }

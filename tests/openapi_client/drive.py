@@ -25,7 +25,10 @@ from userd_client.api.account import (
 )
 from userd_client.api.files import files_download, files_upload
 from userd_client.api.users import (
+    users_identities_list,
+    users_identities_unlink,
     users_login,
+    users_login_google,
     users_logout,
     users_profile,
     users_refresh_token,
@@ -36,6 +39,8 @@ from userd_client.models import (
     AuthResponse,
     ErrorResponse,
     FileOut,
+    GoogleLoginRequest,
+    IdentitiesResponse,
     LoginRequest,
     MeResponse,
     MessageResponse,
@@ -145,6 +150,32 @@ def drive(base_url: str, journey: Journey) -> None:
             profile.data.email == email and profile.data.id == registered.data.user.id,
             f"{profile.to_dict()}",
         )
+
+    # Google login (not configured here: the documented 400) and the linked providers.
+    journey.step(
+        "users_login_google without configuration",
+        users_login_google.sync_detailed(client=anonymous, body=GoogleLoginRequest(token="eyJhbGciOiJSUzI1NiJ9.e30.c2ln")),
+        400,
+        ErrorResponse,
+    )
+    identities = journey.step(
+        "users_identities_list",
+        users_identities_list.sync_detailed(client=authenticated(base_url, access)),
+        200,
+        IdentitiesResponse,
+    )
+    if identities is not None:
+        journey.check(
+            "identities",
+            identities.data.has_password and identities.data.identities == [],
+            f"{identities.to_dict()}",
+        )
+    journey.step(
+        "users_identities_unlink of a provider never linked",
+        users_identities_unlink.sync_detailed("google", client=authenticated(base_url, access)),
+        404,
+        ErrorResponse,
+    )
 
     refreshed = journey.step(
         "users_refresh_token",

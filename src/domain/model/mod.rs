@@ -4,6 +4,7 @@
 pub mod billing;
 pub mod effect;
 pub mod file;
+pub mod identity;
 pub mod page;
 pub mod picture;
 pub mod principal;
@@ -15,6 +16,7 @@ pub mod user;
 pub use self::{
     effect::{Effect, OutboxItem},
     file::{FileStatus, StorageSummary, StoredFile},
+    identity::{LinkedIdentity, Provider, ProviderIdentity, SignInMethods, Unlinked},
     page::{Cursor, Page, PageRequest},
     picture::{PictureFormat, PictureName},
     principal::{Principal, Via},

@@ -47,7 +47,10 @@ pub struct NewUser {
     pub username: Username,
     /// The username was made from the e-mail, so a taken one may get a suffix.
     pub generated_username: bool,
+    /// `None`: the user signs in only through a provider until they set a password.
     pub password_hash: Option<String>,
+    /// A provider vouched for the address (a first sign-in through Google or GitHub).
+    pub email_verified: bool,
     pub first_name: String,
     pub last_name: String,
     pub company_name: String,

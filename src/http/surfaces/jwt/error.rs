@@ -2,7 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::http::problem::{self, Problem};
+use crate::{
+    domain::error::Provider,
+    http::problem::{self, Problem},
+};
 
 pub struct Dialect;
 
@@ -14,6 +17,15 @@ impl problem::Dialect for Dialect {
     // simplejwt's sentence for an access token that does not verify.
     const CREDENTIALS_INVALID: &'static str = "Given token not valid for any token type";
     const TOKEN_INVALID: &'static str = "Token is invalid or expired";
+
+    /// Document 002's two sentences, whatever the reason (invalid, expired or used
+    /// credential, provider down, no verified e-mail, inactive account, not configured).
+    fn provider_refused(provider: Provider) -> String {
+        match provider {
+            Provider::Google => "Invalid Google token. Please try again.".into(),
+            Provider::GitHub => "Failed to obtain access token from GitHub. Please try again.".into(),
+        }
+    }
 
     fn body(p: &Problem) -> Value {
         let mut body = Map::new();

@@ -1,7 +1,9 @@
 //! Document 002: JWT register / login / logout / refresh, profile and health check under
-//! `/api/users/`, in the `{status, message, data}` envelope.
+//! `/api/users/`, in the `{status, message, data}` envelope; Google and GitHub login and
+//! the linked providers are in [`social`].
 
 mod error;
+mod social;
 
 use axum::{
     Json, Router,
@@ -39,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/logout/", post(logout))
         .route("/api/users/refresh-token/", post(refresh))
         .route("/api/users/profile/", get(profile))
+        .merge(social::router())
 }
 
 #[derive(OpenApi)]
@@ -51,6 +54,13 @@ pub fn router() -> Router<AppState> {
     tags((name = TAG, description = "Document 002: accounts signed in with JWT access and refresh tokens, answered in the `{status, message, data}` envelope."))
 )]
 pub struct Doc;
+
+/// The OpenAPI of this surface, Google and GitHub login and linked providers included.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = Doc::openapi();
+    doc.merge(social::Doc::openapi());
+    doc
+}
 
 /// `{status, message}` without data.
 #[derive(Serialize, ToSchema)]
