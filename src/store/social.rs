@@ -39,8 +39,10 @@ struct Sql {
     probe: bool,
 }
 
-/// Above this many matches a page walks its ordering and tests each user (SQLite).
-const PROBE_ABOVE: u64 = 10_000;
+/// A page walks its ordering and tests each user (SQLite) when at least one user in this
+/// many matches: it then reads at most about this many users per user it returns, while
+/// collecting fewer matches and sorting them is cheaper.
+const PROBE_WHEN_ONE_IN: u64 = 50;
 
 impl Sql {
     fn new(backend: Backend) -> Self {
@@ -289,6 +291,12 @@ impl SqlStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    async fn active_users(&self) -> Result<u64> {
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT active_users FROM directory_totals WHERE id = 1");
+        Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
+    }
+
     async fn scalar(&self, sql: Sql) -> Result<i64> {
         Ok(on_pool!(&self.db, reader, |pool| {
             bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
@@ -310,7 +318,10 @@ impl DirectoryStore for SqlStore {
         matching: u64,
     ) -> Result<Vec<UserCard>> {
         let mut sql = Sql::new(self.backend());
-        sql.probe = matching > PROBE_ABOVE;
+        sql.probe = sql.backend == Backend::Sqlite
+            && query.is_filtered()
+            && matching >= 1000
+            && matching.saturating_mul(PROBE_WHEN_ONE_IN) >= self.active_users().await?;
         sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
         sql.is_following(viewer);
         sql.push(" FROM users u WHERE u.is_active");
@@ -347,7 +358,7 @@ impl DirectoryStore for SqlStore {
             sql.push("SELECT COUNT(*) FROM users u WHERE u.is_active");
             sql.filters(query);
         } else {
-            sql.push("SELECT active_users FROM directory_totals WHERE id = 1");
+            return self.active_users().await;
         }
         Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
     }
