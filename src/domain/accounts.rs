@@ -110,16 +110,33 @@ impl Accounts {
     /// Stores the picture (if any), then the account and, with `sign_in`, its first
     /// session in one transaction; a picture whose account was not created is removed.
     async fn open_account(&self, mut reg: Registration, sign_in: bool) -> Result<(User, Option<TokenPair>)> {
-        let picture = match reg.picture.take() {
+        let picture = reg.picture.take();
+        self.with_picture(picture, |name| {
+            if let Some(name) = name {
+                reg.avatar = Some(name.as_str().to_string());
+            }
+            self.insert_account(reg, sign_in)
+        })
+        .await
+    }
+
+    /// Stores `picture` (if any) and runs `write` with its name; when `write` fails the
+    /// stored bytes are removed, so no picture outlives a change that did not happen.
+    async fn with_picture<T, F>(
+        &self,
+        picture: Option<Prepared>,
+        write: impl FnOnce(Option<PictureName>) -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let name = match picture {
             Some(p) => Some(self.pictures.store(p).await?),
             None => None,
         };
-        if let Some(name) = &picture {
-            reg.avatar = Some(name.as_str().to_string());
-        }
-        let result = self.insert_account(reg, sign_in).await;
+        let result = write(name.clone()).await;
         if result.is_err()
-            && let Some(name) = &picture
+            && let Some(name) = &name
         {
             self.pictures.discard(name).await;
         }
@@ -271,18 +288,17 @@ impl Accounts {
             Some(p) => Some(self.hasher.hash(p).await?),
             None => None,
         };
-        let new_picture = match change.picture {
-            Some(Some(p)) => Some(Some(self.pictures.store(p).await?)),
-            Some(None) => Some(None),
-            None => None,
+        let (upload, delete) = match change.picture {
+            Some(Some(p)) => (Some(p), false),
+            Some(None) => (None, true),
+            None => (None, false),
         };
-        let result = self.apply_account_change(principal, change.profile, hash, new_picture.clone()).await;
-        if result.is_err()
-            && let Some(Some(name)) = &new_picture
-        {
-            self.pictures.discard(name).await;
-        }
-        result
+        self.with_picture(upload, |name| {
+            // `Some(None)` deletes the picture; `None` leaves it.
+            let picture = if delete { Some(None) } else { name.map(Some) };
+            self.apply_account_change(principal, change.profile, hash, picture)
+        })
+        .await
     }
 
     async fn apply_account_change(

@@ -120,14 +120,8 @@ impl Sql {
     }
 
     fn filters(&mut self, q: &DirectoryQuery) {
-        if let Some(t) = &q.search {
-            self.filter(Columns::All, t);
-        }
-        if let Some(t) = &q.first_name {
-            self.filter(Columns::FirstName, t);
-        }
-        if let Some(t) = &q.last_name {
-            self.filter(Columns::LastName, t);
+        for (columns, term) in terms(q) {
+            self.filter(columns, term);
         }
     }
 
@@ -149,6 +143,13 @@ impl Sql {
             }
         }
     }
+}
+
+/// The query's terms, each with the fields it is matched against.
+fn terms(q: &DirectoryQuery) -> impl Iterator<Item = (Columns, &SearchTerm)> {
+    [(Columns::All, &q.search), (Columns::FirstName, &q.first_name), (Columns::LastName, &q.last_name)]
+        .into_iter()
+        .filter_map(|(columns, term)| term.as_ref().map(|t| (columns, t)))
 }
 
 /// An FTS5 query for `term` as one phrase within `columns`; a `"` in the term is doubled,
@@ -335,20 +336,13 @@ impl DirectoryStore for SqlStore {
 
     async fn count(&self, query: &DirectoryQuery) -> Result<u64> {
         let mut sql = Sql::new(self.backend());
-        let single = [&query.search, &query.first_name, &query.last_name].iter().filter(|t| t.is_some()).count() == 1;
-        let substring = [&query.search, &query.first_name, &query.last_name]
-            .iter()
-            .find_map(|t| t.as_ref().map(|t| (t, t.is_substring())));
-        if let (Backend::Sqlite, true, Some((term, true))) = (sql.backend, single, substring) {
+        let terms: Vec<_> = terms(query).collect();
+        if let (Backend::Sqlite, [(columns, term)]) = (sql.backend, terms.as_slice())
+            && term.is_substring()
+        {
             // One substring term: the index's own count of matches, less the few inactive
             // users among them (found from the inactive side), rather than a join per match.
-            let columns = if query.search.is_some() {
-                Columns::All
-            } else if query.first_name.is_some() {
-                Columns::FirstName
-            } else {
-                Columns::LastName
-            };
+            let (columns, term) = (*columns, *term);
             sql.push("SELECT (SELECT COUNT(*) FROM users_search WHERE users_search MATCH ");
             sql.bind(Arg::Text(fts_phrase(columns, term)));
             sql.push(
