@@ -31,6 +31,8 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 pub enum Purpose {
     SigningKeys,
     ApiTokens,
+    /// Mails waiting in the outbox (they carry single-use tokens).
+    Mail,
 }
 
 impl Purpose {
@@ -38,6 +40,7 @@ impl Purpose {
         match self {
             Purpose::SigningKeys => b"userd/v1/signing-keys",
             Purpose::ApiTokens => b"userd/v1/api-tokens",
+            Purpose::Mail => b"userd/v1/mail",
         }
     }
 }

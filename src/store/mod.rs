@@ -10,6 +10,7 @@ mod billing;
 mod files;
 mod identities;
 mod keys;
+mod lifecycle;
 mod notify;
 mod outbox;
 mod postgres;
