@@ -13,7 +13,10 @@ use anyhow::Context;
 use async_trait::async_trait;
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, header::ContentType},
+    message::{
+        Body, Mailbox,
+        header::{ContentTransferEncoding, ContentType},
+    },
 };
 
 use crate::domain::{Result, model::Mail, ports::Mailer};
@@ -76,12 +79,16 @@ impl LettreMailer {
 impl Mailer for LettreMailer {
     async fn send(&self, mail: &Mail) -> Result<()> {
         let to: Mailbox = mail.to.parse().context("recipient address")?;
+        // 8bit keeps links readable in the `.eml` files (quoted-printable would break and
+        // escape them); a text lettre cannot send so falls back to its own choice.
+        let body = Body::new_with_encoding(mail.text.clone(), ContentTransferEncoding::EightBit)
+            .unwrap_or_else(|_| Body::new(mail.text.clone()));
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
             .header(ContentType::TEXT_PLAIN)
-            .body(mail.text.clone())
+            .body(body)
             .context("building the mail")?;
         match &self.transport {
             Transport::Smtp(smtp) => {

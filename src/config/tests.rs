@@ -252,8 +252,8 @@ fn known_vars_are_exactly_the_settings_read() {
     let mut known: Vec<&str> = KNOWN_VARS.iter().copied().filter(|n| *n != "USERD_TEST_POSTGRES_URL").collect();
     known.sort_unstable();
     assert_eq!(read, known, "every name read is known, and every known name is read");
-    let unread = "USERD_SMTP_URL";
-    assert!(!KNOWN_VARS.contains(&unread), "{unread} is not read yet, so it must earn the warning");
+    let unread = "USERD_REDIS_URL";
+    assert!(!KNOWN_VARS.contains(&unread), "{unread} is not read, so it must earn the warning");
 }
 
 #[test]
@@ -374,4 +374,20 @@ fn google_and_github_sign_in_follow_the_contract() {
         assert_eq!(err.var, *var, "{why}: {err}");
         assert!(!err.to_string().contains("hunter2") && !err.to_string().contains("s3cr3t"), "{why}: {err}");
     }
+}
+
+#[test]
+fn mail_settings_are_checked_and_the_smtp_password_is_hidden() {
+    let config = from(&[("USERD_SMTP_URL", "smtp://mailer:hunter2@mail.example.com:587")]).expect("valid");
+    assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
+    assert_eq!(config.event_retention, Duration::from_secs(90 * 86_400));
+    for (settings, var) in [
+        (&[("USERD_SMTP_URL", "http://mail.example.com")][..], "USERD_SMTP_URL"),
+        (&[("USERD_MAIL_FROM", "not an address")][..], "USERD_MAIL_FROM"),
+        (&[("USERD_EVENT_RETENTION", "forever")][..], "USERD_EVENT_RETENTION"),
+    ] {
+        assert_eq!(from(settings).expect_err(var).var, var);
+    }
+    let config = from(&[("USERD_EVENT_RETENTION", "30d"), ("USERD_MAIL_FROM", "Acme <no-reply@acme.test>")]).expect("valid");
+    assert_eq!(config.event_retention, Duration::from_secs(30 * 86_400));
 }

@@ -47,6 +47,8 @@ impl Mails {
             "Hello {name},\n\n\
              please confirm that {email} is your e-mail address by opening this link:\n\n\
              {link}\n\n\
+             or by giving this code where userd asks for it:\n\n\
+             {token}\n\n\
              The link works once and expires in 24 hours. If you did not create an account, \
              you can ignore this mail.\n",
             name = user.username,
@@ -64,6 +66,8 @@ impl Mails {
              someone asked to reset the password of your account. To choose a new password, \
              open this link:\n\n\
              {link}\n\n\
+             or give this code where userd asks for it:\n\n\
+             {token}\n\n\
              The link works once and expires in 1 hour. Setting a new password signs you out \
              everywhere. If you did not ask for this, ignore this mail: your password stays as it is.\n",
             name = user.username,

@@ -10,7 +10,7 @@ use crate::{both_backends, helpers::*};
 type Headers = Vec<(&'static str, String)>;
 
 /// Registers through document 002 and returns (JWT access token, personal API token).
-async fn user_with_api_token(app: &TestApp, email: &str) -> (String, String) {
+pub async fn user_with_api_token(app: &TestApp, email: &str) -> (String, String) {
     let (access, _) = app.register_tokens(email).await;
     let body = json_of(app.get("/api/users/me/token/", Some(&access)).await, StatusCode::OK).await;
     (access, body["access_token"].as_str().expect("token").to_string())

@@ -15,7 +15,7 @@ fn form(name: &str, bytes: Vec<u8>, content_type: &str) -> multipart::Form {
     multipart::Form::new().part("file", part)
 }
 
-async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+pub async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     app.client
         .post(app.url("/api/files/"))
         .bearer_auth(token)

@@ -9,6 +9,7 @@ mod drf;
 mod examples;
 mod files;
 mod house;
+mod lifecycle;
 mod jwt_surface;
 mod logs;
 mod microservice;

@@ -32,7 +32,9 @@ pub const TAG: &str = "account";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/users/me/", get(me))
+        // Deleting the account is the lifecycle's (document 002's envelope, beside its other
+        // endpoints); the path is this surface's, and one path has one owner.
+        .route("/api/users/me/", get(me).delete(super::jwt::delete_me))
         .route("/api/users/me/token/", get(token))
         .route("/api/users/me/token/regenerate/", post(regenerate))
         .route("/api/users/settings/", patch(settings))

@@ -3,6 +3,7 @@
 //! the linked providers are in [`social`].
 
 mod error;
+mod lifecycle;
 mod social;
 
 use axum::{
@@ -14,7 +15,10 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-pub use self::error::{ApiError, Dialect};
+pub use self::{
+    error::{ApiError, Dialect},
+    lifecycle::{EventsResponse, PageQuery, delete_me, events_response, time},
+};
 use crate::{
     domain::{
         FieldErrors,
@@ -30,7 +34,7 @@ use crate::{
 
 type JsonBody<T> = Body<T, ApiError>;
 
-const TAG: &str = "users";
+pub(crate) const TAG: &str = "users";
 type Auth = Authed<ApiError>;
 
 pub fn router() -> Router<AppState> {
@@ -42,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/refresh-token/", post(refresh))
         .route("/api/users/profile/", get(profile))
         .merge(social::router())
+        .merge(lifecycle::router())
 }
 
 #[derive(OpenApi)]
@@ -59,6 +64,7 @@ pub struct Doc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     doc.merge(social::Doc::openapi());
+    doc.merge(lifecycle::Doc::openapi());
     doc
 }
 
