@@ -39,7 +39,8 @@ fn lettre_url(url: &str) -> anyhow::Result<String> {
     let host = parsed.host_str().filter(|h| !h.is_empty()).context("names no host")?.to_string();
     let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let tls = pairs.iter().find(|(k, _)| k == "tls").map(|(_, v)| v.as_str());
-    let loopback = host == "localhost" || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = host == "localhost"
+        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     let kept: Vec<(String, String)> = match tls {
         Some("none") => pairs.iter().filter(|(k, _)| k != "tls").cloned().collect(),
         None if parsed.scheme() == "smtp" && !loopback => {
@@ -60,7 +61,8 @@ fn lettre_url(url: &str) -> anyhow::Result<String> {
 impl LettreMailer {
     /// SMTP at `smtp_url`, or files in `outbox` without one.
     pub fn new(smtp_url: Option<&str>, outbox: &Path, from: &str) -> anyhow::Result<Self> {
-        let from: Mailbox = from.parse().with_context(|| format!("'{from}' is not an address like userd <no-reply@example.com>"))?;
+        let from: Mailbox =
+            from.parse().with_context(|| format!("'{from}' is not an address like userd <no-reply@example.com>"))?;
         let transport = match smtp_url {
             Some(url) => {
                 let url = lettre_url(url)?;
@@ -110,9 +112,15 @@ mod tests {
 
     #[test]
     fn remote_plain_smtp_requires_starttls() {
-        assert_eq!(lettre_url("smtp://u:p@mail.example.com:587").ok().as_deref(), Some("smtp://u:p@mail.example.com:587?tls=required"));
+        assert_eq!(
+            lettre_url("smtp://u:p@mail.example.com:587").ok().as_deref(),
+            Some("smtp://u:p@mail.example.com:587?tls=required")
+        );
         assert_eq!(lettre_url("smtp://u:p@127.0.0.1:2525").ok().as_deref(), Some("smtp://u:p@127.0.0.1:2525"));
-        assert_eq!(lettre_url("smtp://mail.example.com:25?tls=none").ok().as_deref(), Some("smtp://mail.example.com:25"));
+        assert_eq!(
+            lettre_url("smtp://mail.example.com:25?tls=none").ok().as_deref(),
+            Some("smtp://mail.example.com:25")
+        );
         assert_eq!(lettre_url("smtps://u:p@mail.example.com").ok().as_deref(), Some("smtps://u:p@mail.example.com"));
         assert!(lettre_url("http://mail.example.com").is_err());
         assert!(lettre_url("not a url").is_err());

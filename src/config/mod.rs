@@ -303,10 +303,17 @@ impl Config {
         };
         let mail_from = var("USERD_MAIL_FROM").unwrap_or_else(|| "userd <no-reply@localhost>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(bad("USERD_MAIL_FROM", format!("'{mail_from}' is not an address like userd <no-reply@example.com>")));
+            return Err(bad(
+                "USERD_MAIL_FROM",
+                format!("'{mail_from}' is not an address like userd <no-reply@example.com>"),
+            ));
         }
-        let event_retention =
-            duration(&var, "USERD_EVENT_RETENTION", Duration::from_secs(90 * 86_400), Duration::from_secs(100 * 365 * 86_400))?;
+        let event_retention = duration(
+            &var,
+            "USERD_EVENT_RETENTION",
+            Duration::from_secs(90 * 86_400),
+            Duration::from_secs(100 * 365 * 86_400),
+        )?;
 
         Ok(Config {
             bind,

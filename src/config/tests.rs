@@ -388,6 +388,7 @@ fn mail_settings_are_checked_and_the_smtp_password_is_hidden() {
     ] {
         assert_eq!(from(settings).expect_err(var).var, var);
     }
-    let config = from(&[("USERD_EVENT_RETENTION", "30d"), ("USERD_MAIL_FROM", "Acme <no-reply@acme.test>")]).expect("valid");
+    let config =
+        from(&[("USERD_EVENT_RETENTION", "30d"), ("USERD_MAIL_FROM", "Acme <no-reply@acme.test>")]).expect("valid");
     assert_eq!(config.event_retention, Duration::from_secs(30 * 86_400));
 }

@@ -9,8 +9,8 @@ use tracing::instrument;
 use super::{
     clock::Clock,
     crypto,
-    error::{Error, Result},
     error::Invalid,
+    error::{Error, Result},
     events::Events,
     mail::Mails,
     model::{
@@ -450,9 +450,11 @@ impl Accounts {
             (Some(_), None) => return Err(Error::invalid("password", Invalid::Required)),
             (None, _) => {
                 let fresh = match principal.session() {
-                    Some(id) => self.sessions.started_at(id).await?.is_some_and(|at| {
-                        at >= super::clock::before(self.clock.now(), FRESH_SIGN_IN)
-                    }),
+                    Some(id) => self
+                        .sessions
+                        .started_at(id)
+                        .await?
+                        .is_some_and(|at| at >= super::clock::before(self.clock.now(), FRESH_SIGN_IN)),
                     None => false,
                 };
                 if !fresh {

@@ -49,8 +49,8 @@ use self::{
     pictures::{PictureLimits, Pictures},
     ports::{
         ApiTokenStore, BillingStore, BlobStore, DirectoryStore, EventStore, FileStore, FollowStore, Health,
-        IdentityProvider, IdentityStore, KeyStore, LifecycleStore, Mailer, OutboxStore, RevocationBus,
-        SessionStore, UnitOfWork, UserStore,
+        IdentityProvider, IdentityStore, KeyStore, LifecycleStore, Mailer, OutboxStore, RevocationBus, SessionStore,
+        UnitOfWork, UserStore,
     },
     recovery::Recovery,
     sessions::{
@@ -134,8 +134,7 @@ impl Domain {
         let token_sealer = Sealer::derive(master, Purpose::ApiTokens)?;
         let tokens = Tokens::load(ports.keys.clone(), key_sealer, settings.tokens, clock.clone()).await?;
         let postman = Arc::new(Postman::new(Sealer::derive(master, Purpose::Mail)?, ports.mailer.clone()));
-        let outbox =
-            Outbox::new(ports.outbox.clone(), ports.bus.clone(), ports.blobs.clone(), postman, clock.clone());
+        let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), ports.blobs.clone(), postman, clock.clone());
         let events = Events::new(ports.events.clone(), clock.clone(), settings.event_retention);
         let mails = Mails::new(outbox.clone(), &settings.public_url, clock.clone());
         let hasher = PasswordHasher::new(settings.hashing_threads)?;

@@ -39,7 +39,8 @@ impl Postman {
 
     async fn send(&self, sealed: &str) -> Result<()> {
         let bytes = STANDARD.decode(sealed).map_err(anyhow::Error::from)?;
-        let mail: Mail = serde_json::from_slice(&self.sealer.open(&bytes, MAIL_CONTEXT)?).map_err(anyhow::Error::from)?;
+        let mail: Mail =
+            serde_json::from_slice(&self.sealer.open(&bytes, MAIL_CONTEXT)?).map_err(anyhow::Error::from)?;
         self.mailer.send(&mail).await
     }
 }

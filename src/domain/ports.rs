@@ -16,9 +16,9 @@ use super::{
     error::Result,
     model::{
         CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose,
-        MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity,
-        RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary,
-        StoredFile, StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
+        MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken,
+        Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredKey,
+        Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };

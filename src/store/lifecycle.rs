@@ -96,7 +96,13 @@ impl EventStore for SqlStore {
         let rows: Vec<EventRow> = on_pool!(&self.db, reader, |pool| match &page.after {
             None => sqlx::query_as(FIRST).bind(user.0).bind(fetch).fetch_all(pool).await,
             Some(c) => {
-                sqlx::query_as(AFTER).bind(user.0).bind(fetch).bind(micros(c.at)).bind(cursor_id(c)).fetch_all(pool).await
+                sqlx::query_as(AFTER)
+                    .bind(user.0)
+                    .bind(fetch)
+                    .bind(micros(c.at))
+                    .bind(cursor_id(c))
+                    .fetch_all(pool)
+                    .await
             }
         }
         .map_err(db_err)?);
@@ -181,12 +187,19 @@ impl LifecycleStore for SqlStore {
                AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
              ORDER BY created_at DESC, id DESC LIMIT $2"
         );
-        let pattern = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map_or(String::new(), like_pattern);
+        let pattern =
+            search.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map_or(String::new(), like_pattern);
         let fetch = i64::from(page.limit) + 1;
         let rows: Vec<UserRow> = on_pool!(&self.db, reader, |pool| match &page.after {
             None => sqlx::query_as(FIRST).bind(&pattern).bind(fetch).fetch_all(pool).await,
             Some(c) => {
-                sqlx::query_as(AFTER).bind(&pattern).bind(fetch).bind(micros(c.at)).bind(cursor_id(c)).fetch_all(pool).await
+                sqlx::query_as(AFTER)
+                    .bind(&pattern)
+                    .bind(fetch)
+                    .bind(micros(c.at))
+                    .bind(cursor_id(c))
+                    .fetch_all(pool)
+                    .await
             }
         }
         .map_err(db_err)?);

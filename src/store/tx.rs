@@ -394,16 +394,15 @@ impl Tx for SqlTx {
     }
 
     async fn set_active(&mut self, user: UserId, active: bool, now: Timestamp) -> Result<()> {
-        let n = on_tx!(&mut self.conn, |c| sqlx::query(
-            "UPDATE users SET is_active = $1, updated_at = $2 WHERE id = $3"
-        )
-        .bind(active)
-        .bind(micros(now))
-        .bind(user.0)
-        .execute(&mut **c)
-        .await
-        .map_err(db_err)?
-        .rows_affected());
+        let n =
+            on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET is_active = $1, updated_at = $2 WHERE id = $3")
+                .bind(active)
+                .bind(micros(now))
+                .bind(user.0)
+                .execute(&mut **c)
+                .await
+                .map_err(db_err)?
+                .rows_affected());
         if n == 0 { Err(Error::NotFound) } else { Ok(()) }
     }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::{
     account::{browser_session, user_with_api_token},
     both_backends,
-    files::upload,
+    files::{upload, walk},
     helpers::*,
 };
 
@@ -69,7 +69,12 @@ async fn make_staff(app: &TestApp, email: &str) {
 
 async fn events(app: &TestApp, token: &str) -> Vec<String> {
     let body = json_of(app.get("/api/users/events/", Some(token)).await, StatusCode::OK).await;
-    body["data"]["events"].as_array().expect("events").iter().map(|e| e["kind"].as_str().expect("kind").to_string()).collect()
+    body["data"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind").to_string())
+        .collect()
 }
 
 /// Waits for an event recorded in the background.
@@ -312,12 +317,6 @@ both_backends! {
     }
 }
 
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.filter_map(Result::ok).flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
-}
-
 both_backends! {
     async fn events_record_who_did_what_from_where(app) {
         let (access, _) = app.register_tokens("jo@example.com").await;
@@ -372,5 +371,185 @@ both_backends! {
         assert!(export["events"].as_array().is_some_and(|e| !e.is_empty()));
         assert_eq!(export["counts"]["followers"], json!(1));
         assert_eq!(app.get("/api/users/me/export/", None).await.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// A real SMTP server (tests/smtp/server.py, aiosmtpd) for one test, stopped when dropped.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp_server() -> Option<SmtpServer> {
+    use std::io::{BufRead, Write};
+    let have =
+        std::process::Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
+    if !have {
+        assert!(std::env::var("CI").is_err(), "aiosmtpd is required in CI");
+        let _ = writeln!(std::io::stderr(), "NOTICE: aiosmtpd not installed (pip install aiosmtpd): SMTP test skipped");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp/server.py");
+    let mut child = std::process::Command::new("python3")
+        .args([script, &dir.path().display().to_string(), "mailer", "s3cret-pass"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("ready line");
+    let port = line.trim().strip_prefix("ready ").and_then(|p| p.parse().ok()).expect("ready PORT");
+    Some(SmtpServer { child, port, dir })
+}
+
+async fn mail_goes_through_smtp(backend: Backend) {
+    let Some(smtp) = smtp_server() else { return };
+    let url = format!("smtp://mailer:s3cret-pass@127.0.0.1:{}", smtp.port);
+    let env = [("USERD_SMTP_URL", url.as_str()), ("USERD_MAIL_FROM", "Acme Accounts <accounts@acme.test>")];
+    let Some(app) = TestApp::spawn_with(backend, &env).await else { return };
+    let (access, _) = app.register_tokens("smtp.user@example.com").await;
+    let eml = smtp.dir.path().join("1.eml");
+    for _ in 0..400 {
+        if eml.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mail = std::fs::read_to_string(&eml).expect("the SMTP server received the mail");
+    let envelope = std::fs::read_to_string(smtp.dir.path().join("1.envelope")).expect("envelope");
+    assert_eq!(envelope, "accounts@acme.test\nsmtp.user@example.com\n");
+    assert!(mail.contains("Subject: Confirm your e-mail address"), "{mail}");
+    assert!(!app.data_dir.join("outbox").exists(), "with SMTP nothing is written to the outbox directory");
+    let ok = post(&app, "/api/users/email/verify/", json!({"token": token_in(&mail)}), None).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(me(&app, &access).await["email_verified"], json!(true));
+    assert_eq!(app.db.count("SELECT COUNT(*) FROM outbox").await, 0, "a delivered mail leaves the outbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_through_a_real_smtp_server_with_authentication_sqlite() {
+    mail_goes_through_smtp(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_through_a_real_smtp_server_with_authentication_postgres() {
+    mail_goes_through_smtp(Backend::Postgres).await;
+}
+
+/// A refused send (wrong SMTP password) fails nothing: registration answers 201, and the
+/// mail stays queued for the outbox to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_smtp_server_never_fails_the_request() {
+    let Some(smtp) = smtp_server() else { return };
+    let url = format!("smtp://mailer:wrong-pass@127.0.0.1:{}", smtp.port);
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &[("USERD_SMTP_URL", url.as_str())]).await else { return };
+    app.register("unlucky@example.com").await;
+    // Give the background delivery time to be refused (a delivered mail's row is deleted).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'mail'").await, 1, "the mail waits for a retry");
+    assert!(!smtp.dir.path().join("1.eml").exists());
+}
+
+/// Two userd processes on one PostgreSQL database: a password reset and a deactivation
+/// made through the first refuse the old credentials on the second within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_and_a_deactivation_on_one_process_hold_on_another() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else { return };
+    let secret = "a-shared-secret-key-for-both-processes-0123456789";
+    let env = [("USERD_DATABASE_URL", db.url.as_str()), ("USERD_SECRET_KEY", secret)];
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (mut a, urls_a) = crate::cli::start_with(dir_a.path(), &env, 1);
+    let (mut b, urls_b) = crate::cli::start_with(dir_b.path(), &env, 1);
+    let (a_url, b_url) = (urls_a[0].clone(), urls_b[0].clone());
+    let client = reqwest::Client::new();
+    let post = |url: String, body: Value, token: Option<String>| {
+        let mut req = client.post(url).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let register = |email: &'static str| {
+        let body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD});
+        post(format!("{a_url}/api/users/register/"), body, None)
+    };
+    let tokens_on_b = |email: &'static str| {
+        let body = json!({"email": email, "password": PASSWORD});
+        let res = post(format!("{b_url}/api/users/login/"), body, None);
+        async move {
+            let v: Value = res.await.expect("send").json().await.expect("json");
+            let t = &v["data"]["tokens"];
+            (t["access"].as_str().expect("access").to_string(), t["refresh"].as_str().expect("refresh").to_string())
+        }
+    };
+    let profile_on_b = |access: String| client.get(format!("{b_url}/api/users/profile/")).bearer_auth(access).send();
+    let refused_on_b = |access: String| async move {
+        for _ in 0..20 {
+            if profile_on_b(access.clone()).await.expect("send").status() == StatusCode::UNAUTHORIZED {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+
+    // A reset through A.
+    assert_eq!(register("reset@example.com").await.expect("send").status(), StatusCode::CREATED);
+    let (access, refresh) = tokens_on_b("reset@example.com").await;
+    assert_eq!(profile_on_b(access.clone()).await.expect("send").status(), StatusCode::OK, "B has cached the login");
+    let res = post(format!("{a_url}/api/users/password/reset/"), json!({"email": "reset@example.com"}), None).await;
+    assert_eq!(res.expect("send").status(), StatusCode::OK);
+    let outbox = dir_a.path().join("outbox");
+    let mut token = None;
+    for _ in 0..200 {
+        let texts: Vec<String> = std::fs::read_dir(&outbox)
+            .map(|d| d.filter_map(Result::ok).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+            .unwrap_or_default();
+        if let Some(mail) = texts.iter().find(|t| t.contains("Subject: Reset your password")) {
+            token = Some(token_in(mail));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let token = token.expect("a reset mail in A's outbox");
+    let body = json!({"token": token, "password": "a brand new secret"});
+    assert_eq!(
+        post(format!("{a_url}/api/users/password/reset/confirm/"), body, None).await.expect("send").status(),
+        StatusCode::OK
+    );
+    assert!(refused_on_b(access).await, "B refuses the old access token within a second");
+    let res = post(format!("{b_url}/api/users/refresh-token/"), json!({"refresh": refresh}), None).await;
+    assert_eq!(res.expect("send").status(), StatusCode::UNAUTHORIZED, "and the old refresh token");
+
+    // A deactivation through A.
+    assert_eq!(register("staff@example.com").await.expect("send").status(), StatusCode::CREATED);
+    assert_eq!(register("quits@example.com").await.expect("send").status(), StatusCode::CREATED);
+    db.execute("UPDATE users SET is_staff = TRUE WHERE email_key = 'staff@example.com'").await;
+    let (staff, _) = tokens_on_b("staff@example.com").await;
+    let (access, refresh) = tokens_on_b("quits@example.com").await;
+    assert_eq!(profile_on_b(access.clone()).await.expect("send").status(), StatusCode::OK);
+    let id = db.count("SELECT id FROM users WHERE email_key = 'quits@example.com'").await;
+    let res = post(format!("{a_url}/api/staff/users/{id}/deactivate/"), json!({}), Some(staff)).await;
+    assert_eq!(res.expect("send").status(), StatusCode::OK);
+    assert!(refused_on_b(access).await, "B refuses the deactivated user's access token");
+    let res = post(format!("{b_url}/api/users/refresh-token/"), json!({"refresh": refresh}), None).await;
+    assert_eq!(res.expect("send").status(), StatusCode::UNAUTHORIZED);
+    let res =
+        post(format!("{b_url}/api/users/login/"), json!({"email": "quits@example.com", "password": PASSWORD}), None)
+            .await;
+    assert_eq!(res.expect("send").status(), StatusCode::UNAUTHORIZED);
+
+    for child in [&mut a, &mut b] {
+        crate::cli::sigterm(child);
+        let _ = child.wait();
     }
 }

@@ -429,6 +429,8 @@ with_providers! {
         let registered = app.register("user@example.com").await;
         let id = registered["data"]["user"]["id"].clone();
         let password_access = access_of(&registered);
+        // The owner has verified the address (by the mailed link).
+        app.db.execute("UPDATE users SET email_verified = TRUE").await;
 
         let body = json_of(google_login(&app, &google.token("google-sub-1", "User@Example.com")).await, StatusCode::OK).await;
         assert_eq!(body["data"]["user"]["id"], id, "linked, not duplicated");
@@ -440,14 +442,33 @@ with_providers! {
         assert_eq!(users(&app).await, 1);
 
         assert_eq!(identities(&app, &password_access).await, (vec!["google".to_string(), "github".to_string()], true));
-        let me = json_of(app.get("/api/users/me/", Some(&password_access)).await, StatusCode::OK).await;
-        assert_eq!(me["email_verified"], true, "a provider vouched for the address");
         assert_eq!(app.login("user@example.com", PASSWORD).await.status(), StatusCode::OK, "the password still works");
 
         // Another Google account claiming the same address cannot take a second seat.
         let res = google_login(&app, &google.token("google-sub-2", "user@example.com")).await;
         assert_eq!(json_of(res, StatusCode::BAD_REQUEST).await, refusal(GOOGLE_REFUSED));
         assert_eq!(app.db.count("SELECT COUNT(*) FROM user_identities").await, 2);
+    }
+}
+
+with_providers! {
+    async fn an_unverified_account_linked_by_the_address_owner_loses_what_its_registrant_set(app, google, _github) {
+        // Someone registered with another person's address before they did (pre-hijacking).
+        let registered = app.register("victim@example.com").await;
+        let squatter_access = access_of(&registered);
+        let squatter_api = json_of(app.get("/api/users/me/token/", Some(&squatter_access)).await, StatusCode::OK).await;
+        let squatter_api = squatter_api["access_token"].as_str().expect("token").to_string();
+
+        // The address's owner signs in with Google, which vouches for it.
+        let body = json_of(google_login(&app, &google.token("google-sub-9", "victim@example.com")).await, StatusCode::OK).await;
+        assert_eq!(body["data"]["user"]["id"], registered["data"]["user"]["id"]);
+        let owner_access = access_of(&body);
+        assert_eq!(app.login("victim@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED, "the registrant's password is gone");
+        assert_eq!(app.get("/api/users/profile/", Some(&squatter_access)).await.status(), StatusCode::UNAUTHORIZED, "their sessions end");
+        assert_eq!(app.get("/api/users/me/", Some(&squatter_api)).await.status(), StatusCode::UNAUTHORIZED, "their API token ends");
+        let me = json_of(app.get("/api/users/me/", Some(&owner_access)).await, StatusCode::OK).await;
+        assert_eq!(me["email_verified"], true, "the provider vouched for the address");
+        assert_eq!(identities(&app, &owner_access).await, (vec!["google".to_string()], false));
     }
 }
 
@@ -552,6 +573,7 @@ with_providers! {
 with_providers! {
     async fn a_browser_session_unlinks_with_its_csrf_token_and_a_password_keeps_the_account_reachable(app, google, _github) {
         app.register("user@example.com").await;
+        app.db.execute("UPDATE users SET email_verified = TRUE").await;
         assert_eq!(google_login(&app, &google.token("google-sub-1", "user@example.com")).await.status(), StatusCode::OK);
         let (cookie, csrf) = browser_session(&app, "user@example.com").await;
         let res = app.client.get(app.url(IDENTITIES)).header(header::COOKIE, &cookie).send().await.expect("send");

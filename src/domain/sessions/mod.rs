@@ -19,8 +19,7 @@ use super::{
     error::{AuthFailure, Error, Result},
     events::Events,
     model::{
-        Client, Effect, EventKind, Principal, Revocation, SessionId, SessionKind, SessionRecord, TokenPair, UserId,
-        Via,
+        Client, Effect, EventKind, Principal, Revocation, SessionId, SessionKind, SessionRecord, TokenPair, UserId, Via,
     },
     outbox::{Outbox, Queued},
     ports::{RevocationBus, SessionStore, Tx, UnitOfWork, UserStore},

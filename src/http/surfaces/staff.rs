@@ -142,8 +142,8 @@ async fn users(
     Authed(p, ..): Authed<ApiError>,
     Query(q): Query<UsersQuery>,
 ) -> Result<Json<StaffUsersResponse>, ApiError> {
-    let page = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())
-        .map_err(|(f, why)| FieldErrors::single(f, why))?;
+    let page =
+        PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref()).map_err(|(f, why)| FieldErrors::single(f, why))?;
     if q.search.as_ref().is_some_and(|s| s.chars().count() > 254) {
         return Err(FieldErrors::single("search", Invalid::TooLong { max: 254 }).into());
     }

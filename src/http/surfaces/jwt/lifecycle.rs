@@ -50,8 +50,15 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     paths(verify_email, resend_verification, request_reset, confirm_reset, change_password, events, export, delete_me),
     components(schemas(
-        TokenRequest, ResetRequest, ResetConfirmRequest, ChangePasswordRequest, DeleteRequest, EventOut,
-        EventsData, EventsResponse
+        TokenRequest,
+        ResetRequest,
+        ResetConfirmRequest,
+        ChangePasswordRequest,
+        DeleteRequest,
+        EventOut,
+        EventsData,
+        EventsResponse,
+        ExportDocument
     ))
 )]
 pub struct Doc;
@@ -403,6 +410,37 @@ async fn events(
     Ok(events_response(state.domain.events.list(p.user_id(), &page).await?))
 }
 
+/// The export's shape (`format` names its version).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ExportDocument {
+    #[schema(example = "userd-export/1")]
+    format: String,
+    exported_at: String,
+    /// Every profile field, `picture_url` included.
+    #[schema(value_type = Object)]
+    account: Value,
+    /// `has_password` and `providers` (provider, e-mail, linked_at, last_login_at).
+    #[schema(value_type = Object)]
+    sign_in: Value,
+    /// `issued`: whether a personal API token exists (the token itself is not exported).
+    #[schema(value_type = Object)]
+    api_token: Value,
+    /// Followers, following, posts, likes and comments received.
+    #[schema(value_type = Object)]
+    counts: Value,
+    /// Each file's metadata and `download_url`.
+    #[schema(value_type = Vec<Object>)]
+    files: Vec<Value>,
+    /// The users the caller follows (id, username, names).
+    #[schema(value_type = Vec<Object>)]
+    following: Vec<Value>,
+    /// The users who follow the caller.
+    #[schema(value_type = Vec<Object>)]
+    followers: Vec<Value>,
+    events: Vec<EventOut>,
+}
+
 /// Everything userd holds about the caller, as one JSON download.
 ///
 /// The profile, sign-in methods and linked providers, whether an API token exists (not
@@ -412,7 +450,7 @@ async fn events(
 #[utoipa::path(get, path = "/api/users/me/export/", tag = TAG, operation_id = "users_me_export",
     security(("bearer" = []), ("session" = [])),
     responses(
-        (status = 200, description = "`userd-export-<username>.json`, an attachment", content_type = "application/json", body = Object),
+        (status = 200, description = "`userd-export-<username>.json`, an attachment", content_type = "application/json", body = ExportDocument),
         (status = 401, body = ErrorResponse, description = "Missing or invalid credentials"),
     ))]
 async fn export(State(state): State<AppState>, Authed(p, ..): Auth) -> Response {
