@@ -9,12 +9,14 @@ use userd::{
     domain::{
         Error,
         model::{
-            DirectoryQuery, Effect, Email, ExternalId, FileId, FileStatus, NewUser, Ordering, PageRequest, Provider,
-            ProviderIdentity, Revocation, SearchTerm, SessionId, SessionKind, SessionRecord, StoredFile, Unlinked,
-            User, UserId, Username,
+            Client, DirectoryQuery, Effect, Email, EventKind, ExternalId, FileId, FileStatus, MailPurpose, MailToken,
+            NewUser, Ordering, PageRequest, Provider, ProviderIdentity, RedeemedToken, Revocation, SearchTerm,
+            SecurityEvent, SessionId, SessionKind, SessionRecord, StoredFile, Unlinked, User, UserId, UserSearch,
+            Username,
         },
         ports::{
-            ApiTokenStore, DirectoryStore, FileStore, IdentityStore, OutboxStore, SessionStore, UnitOfWork, UserStore,
+            ApiTokenStore, DirectoryStore, EventStore, FileStore, IdentityStore, LifecycleStore, OutboxStore,
+            SessionStore, UnitOfWork, UserStore,
         },
     },
     store::SqlStore,
@@ -321,5 +323,91 @@ both_stores! {
         outcomes.sort_by_key(|o| *o == Unlinked::Removed);
         assert_eq!(outcomes, vec![Unlinked::LastSignInMethod, Unlinked::Removed]);
         assert_eq!(store.sign_in_methods(ada.id).await.expect("methods").identities.len(), 1);
+    }
+}
+
+both_stores! {
+    async fn a_mailed_token_is_redeemed_once_before_it_expires(store) {
+        let user = insert(&store, "ada@example.com", "ada").await;
+        let token = |hash: &[u8], expires_in: i64| MailToken {
+            hash: hash.to_vec(),
+            user: user.id,
+            purpose: MailPurpose::ResetPassword,
+            email_key: "ada@example.com".into(),
+            created_at: now(),
+            expires_at: now() + SignedDuration::from_secs(expires_in),
+        };
+        let mut tx = store.begin().await.expect("begin");
+        tx.insert_mail_token(&token(b"live", 3600)).await.expect("insert");
+        tx.insert_mail_token(&token(b"late", 1)).await.expect("insert");
+        tx.insert_mail_token(&token(b"other", 3600)).await.expect("insert");
+        tx.commit().await.expect("commit");
+        let found = Some(RedeemedToken { user: user.id, email_key: "ada@example.com".into() });
+        assert_eq!(store.mail_token(b"live", MailPurpose::ResetPassword, now()).await.expect("peek"), found);
+        assert_eq!(store.mail_token(b"live", MailPurpose::VerifyEmail, now()).await.expect("peek"), None, "purpose");
+        assert!(store.last_mail_token_at(user.id, MailPurpose::ResetPassword).await.expect("last").is_some());
+        assert!(store.last_mail_token_at(user.id, MailPurpose::VerifyEmail).await.expect("last").is_none());
+
+        // Two transactions redeem the same token: only the first gets it.
+        let mut a = store.begin().await.expect("begin");
+        let first = a.redeem_mail_token(b"live", MailPurpose::ResetPassword, now()).await.expect("redeem");
+        a.commit().await.expect("commit");
+        let mut b = store.begin().await.expect("begin");
+        let second = b.redeem_mail_token(b"live", MailPurpose::ResetPassword, now()).await.expect("redeem");
+        b.commit().await.expect("commit");
+        assert_eq!((first, second), (found.clone(), None));
+
+        let later = now() + SignedDuration::from_secs(5);
+        let mut tx = store.begin().await.expect("begin");
+        assert_eq!(tx.redeem_mail_token(b"late", MailPurpose::ResetPassword, later).await.expect("redeem"), None, "expired");
+        tx.void_mail_tokens(user.id, MailPurpose::ResetPassword, now()).await.expect("void");
+        assert_eq!(tx.redeem_mail_token(b"other", MailPurpose::ResetPassword, now()).await.expect("redeem"), None, "voided");
+        tx.commit().await.expect("commit");
+        assert_eq!(store.purge_mail_tokens(later).await.expect("purge"), 3);
+    }
+}
+
+both_stores! {
+    async fn events_page_newest_first_and_go_after_their_retention(store) {
+        let user = insert(&store, "ada@example.com", "ada").await;
+        let client = Client::new(Some("203.0.113.9".parse().expect("ip")), Some("probe"));
+        let start = now();
+        for i in 0..5 {
+            let at = start - SignedDuration::from_hours(24 * 100) + SignedDuration::from_secs(i);
+            let at = if i >= 3 { start + SignedDuration::from_secs(i) } else { at };
+            store.insert_event(&SecurityEvent::new(user.id, EventKind::LoginFailed, &client, None, at)).await.expect("insert");
+        }
+        let first = store.events(user.id, &PageRequest::first(2)).await.expect("page");
+        assert_eq!(first.items.len(), 2);
+        assert!(first.items[0].created_at > first.items[1].created_at, "newest first");
+        assert_eq!(first.items[0].ip.as_deref(), Some("203.0.113.9"));
+        let rest = store.events(user.id, &PageRequest { limit: 10, after: first.next.clone() }).await.expect("page");
+        assert_eq!(rest.items.len(), 3);
+        assert!(rest.next.is_none());
+        assert_eq!(store.purge_events(start - SignedDuration::from_hours(24 * 90)).await.expect("purge"), 3);
+        assert_eq!(store.events(user.id, &PageRequest::first(10)).await.expect("page").items.len(), 2);
+    }
+}
+
+both_stores! {
+    async fn staff_search_finds_users_by_any_part_with_wildcards_literal(store) {
+        insert(&store, "ada@example.com", "ada").await;
+        insert(&store, "bob_smith@example.com", "bobby").await;
+        insert(&store, "carol@example.org", "carol").await;
+        let search = |text: &str| {
+            let store = store.clone();
+            let search = UserSearch { text: Some(text.to_string()) };
+            async move {
+                let page = store.users(&search, &PageRequest::first(10)).await.expect("search");
+                page.items.into_iter().map(|u| u.username).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(search("EXAMPLE.ORG").await, ["carol"]);
+        assert_eq!(search("_").await, ["bobby"], "`_` is a literal underscore");
+        assert_eq!(search("%").await, Vec::<String>::new(), "`%` is a literal percent sign");
+        assert_eq!(search("lovelace").await.len(), 3, "names are searched");
+        let all = store.users(&UserSearch::default(), &PageRequest::first(2)).await.expect("page");
+        let next = store.users(&UserSearch::default(), &PageRequest { limit: 2, after: all.next }).await.expect("page");
+        assert_eq!(all.items.len() + next.items.len(), 3);
     }
 }
