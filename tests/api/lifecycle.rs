@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// The mails in the outbox sent to `to`, oldest first, as text.
-fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
+pub fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(app.data_dir.join("outbox")) else { return Vec::new() };
     let mut mails: Vec<(std::time::SystemTime, String)> = dir
         .filter_map(Result::ok)
@@ -31,7 +31,7 @@ fn mails_to(app: &TestApp, to: &str) -> Vec<String> {
 }
 
 /// Waits until `to` has `n` mails (mail goes out in the background) and returns the last.
-async fn nth_mail(app: &TestApp, to: &str, n: usize) -> String {
+pub async fn nth_mail(app: &TestApp, to: &str, n: usize) -> String {
     for _ in 0..200 {
         let mails = mails_to(app, to);
         if mails.len() >= n {
@@ -48,7 +48,7 @@ fn decoded(mail: &str) -> String {
 }
 
 /// The token of the link in a mail (`…?token=…`).
-fn token_in(mail: &str) -> String {
+pub fn token_in(mail: &str) -> String {
     let mail = decoded(mail);
     let at = mail.find("?token=").expect("a link with a token") + "?token=".len();
     mail[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()

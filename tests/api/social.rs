@@ -469,6 +469,16 @@ with_providers! {
         let me = json_of(app.get("/api/users/me/", Some(&owner_access)).await, StatusCode::OK).await;
         assert_eq!(me["email_verified"], true, "the provider vouched for the address");
         assert_eq!(identities(&app, &owner_access).await, (vec!["google".to_string()], false));
+
+        // The owner sets a first password through the reset link, as any provider-made user does.
+        let mails_before = crate::lifecycle::mails_to(&app, "victim@example.com").len();
+        let res = app.post_json("/api/users/password/reset/", &json!({"email": "victim@example.com"}), None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let mail = crate::lifecycle::nth_mail(&app, "victim@example.com", mails_before + 1).await;
+        let body = json!({"token": crate::lifecycle::token_in(&mail), "password": "the owner's own secret"});
+        let res = app.post_json("/api/users/password/reset/confirm/", &body, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(app.login("victim@example.com", "the owner's own secret").await.status(), StatusCode::OK);
     }
 }
 
