@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 mod layers;
 mod ops;
+pub mod paging;
 pub mod problem;
 pub mod surfaces;
 

@@ -11,7 +11,7 @@ use super::{
 use crate::domain::{
     Result,
     model::{Cursor, MailPurpose, Page, PageRequest, RedeemedToken, SecurityEvent, User, UserId, UserSearch},
-    ports::{EventStore, LifecycleStore},
+    ports::{EventStore, LifecycleStore, UnitOfWork},
 };
 
 #[derive(sqlx::FromRow)]
@@ -69,21 +69,10 @@ fn cursor_id(c: &Cursor) -> i64 {
 #[async_trait]
 impl EventStore for SqlStore {
     async fn insert_event(&self, e: &SecurityEvent) -> Result<()> {
-        on_pool!(&self.db, writer, |pool| sqlx::query(
-            "INSERT INTO security_events (user_id, kind, ip, user_agent, detail, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        )
-        .bind(e.user.0)
-        .bind(&e.kind)
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.detail)
-        .bind(micros(e.created_at))
-        .execute(pool)
-        .await
-        .map_err(db_err)
-        .map(|_| ())?);
-        Ok(())
+        // One statement, written once: the transaction's.
+        let mut tx = self.begin().await?;
+        tx.insert_event(e).await?;
+        tx.commit().await
     }
 
     async fn events(&self, user: UserId, page: &PageRequest) -> Result<Page<SecurityEvent>> {

@@ -15,19 +15,20 @@ use axum::{
     routing::get,
 };
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 use super::account::{ApiError, MessageResponse};
 use crate::{
     domain::{
-        Error, FieldErrors, Invalid,
+        Error, Invalid,
         model::{FileId, PageRequest, StoredFile},
     },
     http::{
         AppState,
         auth::Authed,
         body::{self, BodyError, Format},
+        paging::PageQuery,
     },
 };
 
@@ -98,24 +99,6 @@ pub struct FileList {
     results: Vec<FileOut>,
 }
 
-#[derive(Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Files per page: 1 to 1000, 100 when absent.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// Where the page starts: the `cursor` of the previous page's `next` link.
-    cursor: Option<String>,
-}
-
-impl TryFrom<ListQuery> for PageRequest {
-    type Error = FieldErrors;
-
-    fn try_from(q: ListQuery) -> Result<Self, FieldErrors> {
-        PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref()).map_err(|(f, why)| FieldErrors::single(f, why))
-    }
-}
-
 /// The upload form: the part named `file`, streamed as it arrives; other parts are ignored.
 #[derive(ToSchema)]
 pub struct UploadForm<'a> {
@@ -176,7 +159,7 @@ async fn upload(
 ///
 /// Keyset pages: follow `next` until it is `null`.
 #[utoipa::path(get, path = "/api/files/", tag = TAG, operation_id = "files_list", security(("bearer" = []), ("session" = [])),
-    params(ListQuery),
+    params(PageQuery),
     responses(
         (status = 200, body = FileList, description = "One page of the caller's files"),
         (status = 400, body = MessageResponse, description = "`limit` outside 1–1000, or a `cursor` not handed out by userd (`errors` says which)"),
@@ -185,7 +168,7 @@ async fn upload(
 async fn list(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<FileList>, ApiError> {
     let Query(query) = query.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Invalid query string."))?;
     let page = PageRequest::try_from(query)?;

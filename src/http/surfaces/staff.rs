@@ -11,7 +11,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use super::jwt::{ApiError, ErrorResponse, EventsResponse, PageQuery, events_response, time};
+use super::jwt::{ApiError, ErrorResponse, EventsResponse, events_response, time};
 use crate::{
     domain::{
         FieldErrors, Invalid,
@@ -21,6 +21,7 @@ use crate::{
         AppState,
         auth::{Authed, ClientInfo},
         body::{Body, Input},
+        paging::PageQuery,
     },
 };
 

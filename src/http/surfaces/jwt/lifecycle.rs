@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 
 use super::{ApiError, ErrorResponse, StatusResponse, TAG};
 use crate::{
@@ -28,6 +28,7 @@ use crate::{
         AppState,
         auth::{Authed, ClientInfo},
         body::{Body, Input},
+        paging::PageQuery,
         surfaces::microservice::picture_url,
     },
 };
@@ -307,24 +308,6 @@ pub async fn delete_me(
     };
     state.domain.accounts.delete_account(&p, password.as_ref()).await?;
     Ok(success("Account deleted"))
-}
-
-/// A page of a list: how many per page and where to start.
-#[derive(Deserialize, IntoParams)]
-pub struct PageQuery {
-    /// Items per page: 1 to 1000, 100 when absent.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// Where the page starts: `data.next` of the previous page.
-    cursor: Option<String>,
-}
-
-impl TryFrom<PageQuery> for PageRequest {
-    type Error = FieldErrors;
-
-    fn try_from(q: PageQuery) -> Result<Self, FieldErrors> {
-        PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref()).map_err(|(f, why)| FieldErrors::single(f, why))
-    }
 }
 
 /// One security event.

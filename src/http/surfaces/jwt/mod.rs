@@ -17,7 +17,7 @@ use utoipa::{OpenApi, ToSchema};
 
 pub use self::{
     error::{ApiError, Dialect},
-    lifecycle::{EventsResponse, PageQuery, delete_me, events_response, time},
+    lifecycle::{EventsResponse, delete_me, events_response, time},
 };
 use crate::{
     domain::{
