@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod secret;
 pub mod seed;
 pub mod social;
@@ -57,6 +58,7 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         follows: store.clone(),
         outbox: store.clone(),
         identities: store.clone(),
+        imports: store.clone(),
         uow: store.clone(),
         bus: store.clone(),
         health: store,

@@ -14,6 +14,8 @@ pub mod crypto;
 pub mod error;
 pub mod files;
 pub mod identities;
+pub mod imports;
+pub mod legacy_hashes;
 pub mod model;
 pub mod outbox;
 pub mod passwords;
@@ -41,11 +43,12 @@ use self::{
     pictures::{PictureLimits, Pictures},
     ports::{
         ApiTokenStore, BillingStore, BlobStore, DirectoryStore, FileStore, FollowStore, Health, IdentityProvider,
-        IdentityStore, KeyStore, OutboxStore, RevocationBus, SessionStore, UnitOfWork, UserStore,
+        IdentityStore, ImportStore, KeyStore, OutboxStore, RevocationBus, SessionStore, UnitOfWork, UserStore,
     },
     sessions::{
         Sessions,
         cache::SessionCache,
+        legacy::LegacyJwt,
         tokens::{TokenSettings, Tokens},
     },
     social::Social,
@@ -67,6 +70,8 @@ pub struct Ports {
     pub follows: Arc<dyn FollowStore>,
     pub outbox: Arc<dyn OutboxStore>,
     pub identities: Arc<dyn IdentityStore>,
+    /// What `userd import` wrote (legacy ids, the simplejwt secret).
+    pub imports: Arc<dyn ImportStore>,
     pub uow: Arc<dyn UnitOfWork>,
     pub bus: Arc<dyn RevocationBus>,
     pub health: Arc<dyn Health>,
@@ -121,6 +126,7 @@ impl Domain {
             tokens,
             cache: Arc::new(SessionCache::default()),
             clock: clock.clone(),
+            legacy: LegacyJwt::new(ports.imports.clone(), Sealer::derive(master, Purpose::LegacyJwt)?),
         };
         let throttle = Throttle::new(settings.rate_limit);
         let accounts = Accounts {
