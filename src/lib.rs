@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod mail;
 pub mod secret;
 pub mod seed;
 pub mod social;
@@ -20,6 +21,7 @@ pub mod telemetry;
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -59,12 +61,23 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         outbox: store.clone(),
         identities: store.clone(),
         imports: store.clone(),
+        events: store.clone(),
+        lifecycle: store.clone(),
         uow: store.clone(),
         bus: store.clone(),
         health: store,
         google,
         github,
+        mailer: Arc::new(
+            mail::LettreMailer::new(
+                config.smtp_url.as_ref().map(|u| u.expose_secret()),
+                &config.data_dir.join("outbox"),
+                &config.mail_from,
+            )
+            .context("setting up mail (USERD_SMTP_URL, USERD_MAIL_FROM)")?,
+        ),
     };
+    let first = config.bind.first().map_or_else(|| "127.0.0.1:8000".to_string(), ToString::to_string);
     let settings = Settings {
         master_key: secret::master_key(config)?,
         tokens: TokenSettings { alg: config.jwt_alg, access_ttl: config.access_ttl, refresh_ttl: config.refresh_ttl },
@@ -73,6 +86,8 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         pictures: domain::pictures::PictureLimits::default(),
         rate_limit: config.rate_limit,
         hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{first}")),
+        event_retention: config.event_retention,
     };
     Domain::build(ports, settings, clock).await.context("loading signing keys")
 }
@@ -121,6 +136,8 @@ impl Application {
         for url in [&mut config.stripe.success_url, &mut config.stripe.cancel_url] {
             url.get_or_insert_with(|| format!("{public_url}/settings"));
         }
+        // Links in mails name the port actually bound.
+        config.public_url = Some(public_url.clone());
         let store = open_store(&config).await?;
         let domain = build_domain(&config, store.clone(), clock).await?;
         domain.spawn_background();

@@ -6,7 +6,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use self::values::parse_duration;
 use self::values::{addresses, database_url, duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
@@ -95,6 +95,12 @@ pub struct Config {
     pub social: SocialConfig,
     pub log: String,
     pub log_format: LogFormat,
+    /// `None`: mails are written as `.eml` files to `$USERD_DATA_DIR/outbox/`. Holds a password.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of userd's mails (`USERD_MAIL_FROM`).
+    pub mail_from: String,
+    /// How long security events are kept (`USERD_EVENT_RETENTION`).
+    pub event_retention: Duration,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -128,6 +134,10 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_GITHUB_API_URL",
     "USERD_LOG",
     "USERD_LOG_FORMAT",
+    "USERD_SMTP_URL",
+    "USERD_SMTP_URL_FILE",
+    "USERD_MAIL_FROM",
+    "USERD_EVENT_RETENTION",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
     // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
     "USERD_TEST_POSTGRES_URL",
@@ -286,6 +296,24 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(v) => return Err(bad("USERD_LOG_FORMAT", format!("'{v}' is not text or json"))),
         };
+        let smtp_url = match plain_or_file(&get, var("USERD_SMTP_URL"), "USERD_SMTP_URL", "USERD_SMTP_URL_FILE")? {
+            None => None,
+            Some((v, _)) if v.starts_with("smtp://") || v.starts_with("smtps://") => Some(SecretString::from(v)),
+            Some((_, from)) => return Err(bad(from, "must start with smtp:// or smtps://")),
+        };
+        let mail_from = var("USERD_MAIL_FROM").unwrap_or_else(|| "userd <no-reply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad(
+                "USERD_MAIL_FROM",
+                format!("'{mail_from}' is not an address like userd <no-reply@example.com>"),
+            ));
+        }
+        let event_retention = duration(
+            &var,
+            "USERD_EVENT_RETENTION",
+            Duration::from_secs(90 * 86_400),
+            Duration::from_secs(100 * 365 * 86_400),
+        )?;
 
         Ok(Config {
             bind,
@@ -305,6 +333,9 @@ impl Config {
             social,
             log,
             log_format,
+            smtp_url,
+            mail_from,
+            event_retention,
         })
     }
 }
@@ -363,6 +394,9 @@ impl std::fmt::Debug for Config {
             social,
             log,
             log_format,
+            smtp_url,
+            mail_from,
+            event_retention,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -382,6 +416,9 @@ impl std::fmt::Debug for Config {
             .field("social", social)
             .field("log", log)
             .field("log_format", log_format)
+            .field("smtp_url", &smtp_url.as_ref().map(|u| redact_url(u.expose_secret())))
+            .field("mail_from", mail_from)
+            .field("event_retention", event_retention)
             .finish()
     }
 }

@@ -2,22 +2,25 @@
 //! password changes and staff accounts. Starting and ending sessions is the sessions
 //! area's; this one decides who may have one.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{sync::Arc, time::Duration};
 
 use tracing::instrument;
 
 use super::{
     clock::Clock,
     crypto,
+    error::Invalid,
     error::{Error, Result},
+    events::Events,
+    mail::Mails,
     model::{
-        Effect, Email, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate, ProviderIdentity,
-        Revocation, TimeZoneName, TokenPair, User, UserId, Username,
+        Client, Effect, Email, EventKind, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate,
+        ProviderIdentity, Revocation, TimeZoneName, TokenPair, User, UserId, Username,
     },
     outbox::{Outbox, Queued},
     passwords::PasswordHasher,
     pictures::{Pictures, Prepared},
-    ports::{Tx, UnitOfWork, UserStore},
+    ports::{LifecycleStore, Tx, UnitOfWork, UserStore},
     sessions::{Sessions, web::WebSession},
     throttle::Throttle,
 };
@@ -76,6 +79,9 @@ pub enum LoginName {
 /// Tries a generated username gets before registration gives up.
 const USERNAME_TRIES: u32 = 8;
 
+/// How recent a sign-in must be to delete an account that has no password.
+pub const FRESH_SIGN_IN: Duration = Duration::from_secs(10 * 60);
+
 /// Built by `Domain::build`, which alone sets its ports.
 #[derive(Clone)]
 pub struct Accounts {
@@ -86,6 +92,9 @@ pub struct Accounts {
     pub(super) throttle: Throttle,
     pub(super) pictures: Pictures,
     pub(super) outbox: Outbox,
+    pub(super) mails: Mails,
+    pub(super) events: Events,
+    pub(super) lifecycle: Arc<dyn LifecycleStore>,
     pub(super) clock: Arc<dyn Clock>,
 }
 
@@ -93,29 +102,34 @@ impl Accounts {
     /// Creates the account and its first login session, in one transaction: either both
     /// exist afterwards or neither does.
     #[instrument(skip_all)]
-    pub async fn register(&self, ip: Option<IpAddr>, reg: Registration) -> Result<(User, TokenPair)> {
-        self.throttle.register(ip)?;
-        let (user, pair) = self.open_account(reg, true).await?;
+    pub async fn register(&self, client: &Client, reg: Registration) -> Result<(User, TokenPair)> {
+        self.throttle.register(client.ip)?;
+        let (user, pair) = self.open_account(reg, true, client).await?;
         let pair = pair.ok_or_else(|| Error::Internal(anyhow::anyhow!("registration started no session")))?;
         Ok((user, pair))
     }
 
     /// Creates the account without signing it in (document 004 answers the user only).
     #[instrument(skip_all)]
-    pub async fn create_account(&self, ip: Option<IpAddr>, reg: Registration) -> Result<User> {
-        self.throttle.register(ip)?;
-        Ok(self.open_account(reg, false).await?.0)
+    pub async fn create_account(&self, client: &Client, reg: Registration) -> Result<User> {
+        self.throttle.register(client.ip)?;
+        Ok(self.open_account(reg, false, client).await?.0)
     }
 
     /// Stores the picture (if any), then the account and, with `sign_in`, its first
     /// session in one transaction; a picture whose account was not created is removed.
-    async fn open_account(&self, mut reg: Registration, sign_in: bool) -> Result<(User, Option<TokenPair>)> {
+    async fn open_account(
+        &self,
+        mut reg: Registration,
+        sign_in: bool,
+        client: &Client,
+    ) -> Result<(User, Option<TokenPair>)> {
         let picture = reg.picture.take();
         self.with_picture(picture, |name| {
             if let Some(name) = name {
                 reg.avatar = Some(name.as_str().to_string());
             }
-            self.insert_account(reg, sign_in)
+            self.insert_account(reg, sign_in, client)
         })
         .await
     }
@@ -143,7 +157,14 @@ impl Accounts {
         result
     }
 
-    async fn insert_account(&self, reg: Registration, sign_in: bool) -> Result<(User, Option<TokenPair>)> {
+    /// Inserts the user, its first session (with `sign_in`) and its verification mail in
+    /// one transaction; the mail goes after the commit, in the background.
+    async fn insert_account(
+        &self,
+        reg: Registration,
+        sign_in: bool,
+        client: &Client,
+    ) -> Result<(User, Option<TokenPair>)> {
         let new = self.new_user(reg, false).await?;
         let mut tx = self.uow.begin().await?;
         let user = self.insert_user(tx.as_mut(), new).await?;
@@ -154,7 +175,10 @@ impl Accounts {
         } else {
             None
         };
+        self.events.in_tx(tx.as_mut(), user.id, EventKind::AccountCreated, client, None).await?;
+        let mail = self.mails.queue_verification(tx.as_mut(), &user).await?;
         tx.commit().await?;
+        self.mails.send(mail);
         Ok((
             user,
             session.map(|(session, pair)| {
@@ -224,16 +248,24 @@ impl Accounts {
     /// Checks a password; unknown account, wrong password and inactive account answer alike
     /// and cost the same.
     #[instrument(skip_all)]
-    pub async fn verify_credentials(&self, ip: Option<IpAddr>, name: &LoginName, password: &Password) -> Result<User> {
+    pub async fn verify_credentials(&self, client: &Client, name: &LoginName, password: &Password) -> Result<User> {
         let key = match name {
             LoginName::Email(e) | LoginName::Username(e) => e.trim().to_lowercase(),
         };
-        self.throttle.login(ip, &key)?;
-        let found = match name {
-            LoginName::Email(_) => self.users.credentials_by_email(&key).await?,
-            LoginName::Username(_) => self.users.credentials_by_username(&key).await?,
+        let find = || async {
+            match name {
+                LoginName::Email(_) => self.users.credentials_by_email(&key).await,
+                LoginName::Username(_) => self.users.credentials_by_username(&key).await,
+            }
         };
-        let (user, hash) = match found {
+        if let Err(throttled) = self.throttle.login(client.ip, &key) {
+            // The account's owner sees it in their events; the answer is the same either way.
+            if let Ok(Some((user, _))) = find().await {
+                self.events.record_throttled(user.id, client);
+            }
+            return Err(throttled);
+        }
+        let (user, hash) = match find().await? {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
         };
@@ -245,7 +277,11 @@ impl Accounts {
                 }
                 Ok(user)
             }
-            _ => Err(Error::InvalidCredentials),
+            Some(user) => {
+                self.events.record_detached(user.id, EventKind::LoginFailed, client, None);
+                Err(Error::InvalidCredentials)
+            }
+            None => Err(Error::InvalidCredentials),
         }
     }
 
@@ -264,21 +300,20 @@ impl Accounts {
     }
 
     /// Password login that starts a JWT session.
-    pub async fn login(&self, ip: Option<IpAddr>, name: &LoginName, password: &Password) -> Result<(User, TokenPair)> {
-        let user = self.verify_credentials(ip, name, password).await?;
+    pub async fn login(&self, client: &Client, name: &LoginName, password: &Password) -> Result<(User, TokenPair)> {
+        let user = self.verify_credentials(client, name, password).await?;
         let pair = self.sessions.start_jwt(user.id).await?;
+        self.events.record(user.id, EventKind::LoginSucceeded, client, Some("password")).await;
         Ok((user, pair))
     }
 
     /// Password login that starts a browser session.
-    pub async fn sign_in_browser(
-        &self,
-        ip: Option<IpAddr>,
-        name: &LoginName,
-        password: &Password,
-    ) -> Result<WebSession> {
-        let user = self.verify_credentials(ip, name, password).await?;
-        self.sessions.start_web(user).await
+    pub async fn sign_in_browser(&self, client: &Client, name: &LoginName, password: &Password) -> Result<WebSession> {
+        let user = self.verify_credentials(client, name, password).await?;
+        let id = user.id;
+        let web = self.sessions.start_web(user).await?;
+        self.events.record(id, EventKind::LoginSucceeded, client, Some("browser session")).await;
+        Ok(web)
     }
 
     pub async fn user(&self, id: UserId) -> Result<User> {
@@ -287,14 +322,26 @@ impl Accounts {
 
     /// Applies the fields that are set; an unchanged profile is returned as it is.
     #[instrument(skip_all)]
-    pub async fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
+    pub async fn update_profile(&self, current: &User, update: &ProfileUpdate, client: &Client) -> Result<User> {
         if update.is_empty() {
-            return self.user(id).await;
+            return self.user(current.id).await;
         }
         let mut tx = self.uow.begin().await?;
-        let user = tx.update_profile(id, update, self.clock.now()).await?;
+        let user = tx.update_profile(current.id, update, self.clock.now()).await?;
+        let mail = self.after_email_change(tx.as_mut(), current, &user, client).await?;
         tx.commit().await?;
+        self.mails.send(mail);
         Ok(user)
+    }
+
+    /// When the update changed the e-mail (which leaves it unverified): the event, and a
+    /// verification mail to the new address.
+    async fn after_email_change(&self, tx: &mut dyn Tx, old: &User, new: &User, client: &Client) -> Result<Queued> {
+        if old.email.to_lowercase() == new.email.to_lowercase() {
+            return Ok(Queued::default());
+        }
+        self.events.in_tx(tx, new.id, EventKind::EmailChanged, client, None).await?;
+        self.mails.queue_verification(tx, new).await
     }
 
     /// Changes the caller's account in one transaction: profile fields, the picture (a
@@ -302,7 +349,7 @@ impl Accounts {
     /// session and refresh token of the user is revoked on every node; the caller's own
     /// stays).
     #[instrument(skip_all)]
-    pub async fn update_account(&self, principal: &Principal, change: AccountChange) -> Result<User> {
+    pub async fn update_account(&self, principal: &Principal, change: AccountChange, client: &Client) -> Result<User> {
         let hash = match &change.password {
             Some(p) => Some(self.hasher.hash(p).await?),
             None => None,
@@ -315,7 +362,7 @@ impl Accounts {
         self.with_picture(upload, |name| {
             // `Some(None)` deletes the picture; `None` leaves it.
             let picture = if delete { Some(None) } else { name.map(Some) };
-            self.apply_account_change(principal, change.profile, hash, picture)
+            self.apply_account_change(principal, change.profile, hash, picture, client)
         })
         .await
     }
@@ -326,6 +373,7 @@ impl Accounts {
         mut profile: ProfileUpdate,
         hash: Option<String>,
         picture: Option<Option<PictureName>>,
+        client: &Client,
     ) -> Result<User> {
         let user = principal.user();
         let now = self.clock.now();
@@ -347,13 +395,16 @@ impl Accounts {
         if let Some(hash) = &hash {
             tx.set_password_hash(user.id, hash, now).await?;
             revoked = Some(self.sessions.revoke_others(tx.as_mut(), user.id, principal.session()).await?);
+            self.events.in_tx(tx.as_mut(), user.id, EventKind::PasswordChanged, client, None).await?;
         }
+        let mail = self.after_email_change(tx.as_mut(), user, &updated, client).await?;
         let cleanup: Queued = self.outbox.queue(tx.as_mut(), &effects).await?;
         tx.commit().await?;
         if let Some(queued) = revoked {
             self.sessions.revoked(&Revocation::User(user.id), queued).await;
         }
         self.outbox.deliver(cleanup).await;
+        self.mails.send(mail);
         Ok(updated)
     }
 
@@ -365,15 +416,86 @@ impl Accounts {
             return Ok(None);
         }
         let update = ProfileUpdate { tz: Some(new.clone()), ..ProfileUpdate::default() };
-        self.update_profile(user.id, &update).await?;
+        self.update_profile(user, &update, &Client::default()).await?;
         Ok(Some(new))
     }
 
-    /// Sets a new password and revokes every session of the user on every node, in one
-    /// transaction with the announcement queued.
+    /// Changes the caller's password after checking the current one; every other session
+    /// and refresh token of the user is revoked on every node, the caller's own stays.
     #[instrument(skip_all)]
-    pub async fn change_password(&self, user: UserId, password: &Password) -> Result<()> {
-        self.set_password(user, password, None).await
+    pub async fn change_own_password(
+        &self,
+        principal: &Principal,
+        current: &Password,
+        new: &Password,
+        client: &Client,
+    ) -> Result<()> {
+        self.check_own_password(principal, current, "current_password").await?;
+        let hash = self.hasher.hash(new).await?;
+        let user = principal.user_id();
+        let mut tx = self.uow.begin().await?;
+        tx.set_password_hash(user, &hash, self.clock.now()).await?;
+        let queued = self.sessions.revoke_others(tx.as_mut(), user, principal.session()).await?;
+        self.events.in_tx(tx.as_mut(), user, EventKind::PasswordChanged, client, None).await?;
+        tx.commit().await?;
+        self.sessions.revoked(&Revocation::User(user), queued).await;
+        Ok(())
+    }
+
+    /// Checks the caller's password (throttled as logins are); a wrong one is refused as
+    /// `field`'s problem, an account without one as `Invalid::NoPassword`.
+    async fn check_own_password(&self, principal: &Principal, password: &Password, field: &'static str) -> Result<()> {
+        let user = principal.user();
+        self.throttle.login(None, &user.email.to_lowercase())?;
+        let Some(hash) = self.lifecycle.password_hash(user.id).await? else {
+            return Err(Error::invalid(field, Invalid::NoPassword));
+        };
+        if self.hasher.verify(password, Some(&hash)).await? {
+            Ok(())
+        } else {
+            Err(Error::invalid(field, Invalid::WrongPassword))
+        }
+    }
+
+    /// Deletes the caller's account and everything userd holds about them: sessions and
+    /// tokens (revoked on every node at once), files and picture (their bytes removed
+    /// after the commit), follows, linked providers, events. An account with a password
+    /// confirms with it; one without must have signed in within [`FRESH_SIGN_IN`].
+    #[instrument(skip_all)]
+    pub async fn delete_account(&self, principal: &Principal, password: Option<&Password>) -> Result<()> {
+        let user = principal.user();
+        match (self.lifecycle.password_hash(user.id).await?, password) {
+            (Some(_), Some(p)) => self.check_own_password(principal, p, "password").await?,
+            (Some(_), None) => return Err(Error::invalid("password", Invalid::Required)),
+            (None, _) => {
+                let fresh = match principal.session() {
+                    Some(id) => self
+                        .sessions
+                        .started_at(id)
+                        .await?
+                        .is_some_and(|at| at >= super::clock::before(self.clock.now(), FRESH_SIGN_IN)),
+                    None => false,
+                };
+                if !fresh {
+                    return Err(Error::invalid("password", Invalid::NoPassword));
+                }
+            }
+        }
+        let revocation = Revocation::User(user.id);
+        let mut tx = self.uow.begin().await?;
+        let keys = tx.delete_user(user.id).await?;
+        let mut effects: Vec<Effect> = keys.into_iter().map(Effect::DeleteBlob).collect();
+        if let Some(picture) = user.avatar.as_deref().and_then(PictureName::parse) {
+            effects.push(Effect::DeleteBlob(picture.blob_key()));
+        }
+        let cleanup = self.outbox.queue(tx.as_mut(), &effects).await?;
+        // The sessions went with the user's row; every node forgets what it cached of them.
+        let announced = self.outbox.queue(tx.as_mut(), &[Effect::Announce(revocation.clone())]).await?;
+        tx.commit().await?;
+        self.sessions.revoked(&revocation, announced).await;
+        self.outbox.deliver_detached(cleanup);
+        tracing::info!(user_id = %user.id, "account deleted by its owner");
+        Ok(())
     }
 
     async fn set_password(&self, user: UserId, password: &Password, staff: Option<bool>) -> Result<()> {

@@ -11,7 +11,8 @@ use super::{
     clock::Clock,
     crypto::{self, Sealer},
     error::{AuthFailure, Error, Result},
-    model::{Principal, UserId, Via},
+    events::Events,
+    model::{Client, EventKind, Principal, UserId, Via},
     ports::ApiTokenStore,
 };
 
@@ -33,12 +34,13 @@ pub struct ApiTokens {
     store: Arc<dyn ApiTokenStore>,
     /// Seals tokens at rest.
     sealer: Arc<Sealer>,
+    events: Events,
     clock: Arc<dyn Clock>,
 }
 
 impl ApiTokens {
-    pub fn new(store: Arc<dyn ApiTokenStore>, sealer: Sealer, clock: Arc<dyn Clock>) -> Self {
-        ApiTokens { store, sealer: Arc::new(sealer), clock }
+    pub fn new(store: Arc<dyn ApiTokenStore>, sealer: Sealer, events: Events, clock: Arc<dyn Clock>) -> Self {
+        ApiTokens { store, sealer: Arc::new(sealer), events, clock }
     }
 
     fn new_token(&self, user: UserId) -> Result<(SecretString, Vec<u8>, Vec<u8>)> {
@@ -68,9 +70,10 @@ impl ApiTokens {
 
     /// Issues a new token; the old one is refused from the very next request on.
     #[instrument(skip_all)]
-    pub async fn regenerate(&self, user: UserId) -> Result<SecretString> {
+    pub async fn regenerate(&self, user: UserId, client: &Client) -> Result<SecretString> {
         let (token, hash, sealed) = self.new_token(user)?;
         self.store.replace_api_token(user, &hash, &sealed, self.clock.now()).await?;
+        self.events.record(user, EventKind::ApiTokenRegenerated, client, None).await;
         Ok(token)
     }
 

@@ -33,6 +33,8 @@ pub enum Purpose {
     ApiTokens,
     /// The signing secret of imported Django simplejwt tokens.
     LegacyJwt,
+    /// Mails waiting in the outbox (they carry single-use tokens).
+    Mail,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Purpose::SigningKeys => b"userd/v1/signing-keys",
             Purpose::ApiTokens => b"userd/v1/api-tokens",
             Purpose::LegacyJwt => b"userd/v1/legacy-jwt",
+            Purpose::Mail => b"userd/v1/mail",
         }
     }
 }

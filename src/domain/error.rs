@@ -61,6 +61,14 @@ pub enum Invalid {
     Limit {
         max: u32,
     },
+    /// A mailed link's token that is unknown, used or expired.
+    LinkToken,
+    /// The current password given to confirm a change is not the account's.
+    WrongPassword,
+    /// The account has no password; it signs in through a provider.
+    NoPassword,
+    /// Staff acting on their own account where they may not (deactivation).
+    OwnAccount,
 }
 
 /// Field-level problems, in the order they were found. Field names are the domain's; a

@@ -12,17 +12,22 @@ pub mod billing;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+pub mod events;
+pub mod export;
 pub mod files;
 pub mod identities;
 pub mod imports;
 pub mod legacy_hashes;
+pub mod mail;
 pub mod model;
 pub mod outbox;
 pub mod passwords;
 pub mod pictures;
 pub mod ports;
+pub mod recovery;
 pub mod sessions;
 pub mod social;
+pub mod staff;
 pub mod throttle;
 
 use std::{sync::Arc, time::Duration};
@@ -36,15 +41,20 @@ use self::{
     billing::{Billing, BillingSettings},
     clock::Clock,
     crypto::{Purpose, Sealer},
+    events::Events,
+    export::Export,
     files::Files,
     identities::Identities,
-    outbox::Outbox,
+    mail::Mails,
+    outbox::{Outbox, Postman},
     passwords::PasswordHasher,
     pictures::{PictureLimits, Pictures},
     ports::{
-        ApiTokenStore, BillingStore, BlobStore, DirectoryStore, FileStore, FollowStore, Health, IdentityProvider,
-        IdentityStore, ImportStore, KeyStore, OutboxStore, RevocationBus, SessionStore, UnitOfWork, UserStore,
+        ApiTokenStore, BillingStore, BlobStore, DirectoryStore, EventStore, FileStore, FollowStore, Health,
+        IdentityProvider, IdentityStore, ImportStore, KeyStore, LifecycleStore, Mailer, OutboxStore, RevocationBus,
+        SessionStore, UnitOfWork, UserStore,
     },
+    recovery::Recovery,
     sessions::{
         Sessions,
         cache::SessionCache,
@@ -52,6 +62,7 @@ use self::{
         tokens::{TokenSettings, Tokens},
     },
     social::Social,
+    staff::Staff,
     throttle::Throttle,
 };
 
@@ -70,6 +81,8 @@ pub struct Ports {
     pub follows: Arc<dyn FollowStore>,
     pub outbox: Arc<dyn OutboxStore>,
     pub identities: Arc<dyn IdentityStore>,
+    pub events: Arc<dyn EventStore>,
+    pub lifecycle: Arc<dyn LifecycleStore>,
     /// What `userd import` wrote (legacy ids, the simplejwt secret).
     pub imports: Arc<dyn ImportStore>,
     pub uow: Arc<dyn UnitOfWork>,
@@ -78,6 +91,8 @@ pub struct Ports {
     /// Sign-in providers (`crate::social`).
     pub google: Arc<dyn IdentityProvider>,
     pub github: Arc<dyn IdentityProvider>,
+    /// Where mails leave (`crate::mail`).
+    pub mailer: Arc<dyn Mailer>,
 }
 
 /// The settings the domain's rules need.
@@ -91,6 +106,10 @@ pub struct Settings {
     pub rate_limit: bool,
     /// Threads that run argon2 (one per core is the sensible bound).
     pub hashing_threads: usize,
+    /// `USERD_PUBLIC_URL`: the base of links in mails.
+    pub public_url: String,
+    /// How long security events are kept.
+    pub event_retention: Duration,
 }
 
 /// The services of every area.
@@ -105,6 +124,10 @@ pub struct Domain {
     pub outbox: Outbox,
     pub pictures: Pictures,
     pub social: Social,
+    pub recovery: Recovery,
+    pub staff: Staff,
+    pub events: Events,
+    pub export: Export,
     health: Arc<dyn Health>,
 }
 
@@ -115,7 +138,11 @@ impl Domain {
         let key_sealer = Arc::new(Sealer::derive(master, Purpose::SigningKeys)?);
         let token_sealer = Sealer::derive(master, Purpose::ApiTokens)?;
         let tokens = Tokens::load(ports.keys.clone(), key_sealer, settings.tokens, clock.clone()).await?;
-        let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), ports.blobs.clone(), clock.clone());
+        let postman = Arc::new(Postman::new(Sealer::derive(master, Purpose::Mail)?, ports.mailer.clone()));
+        let outbox = Outbox::new(ports.outbox.clone(), ports.bus.clone(), ports.blobs.clone(), postman, clock.clone());
+        let events = Events::new(ports.events.clone(), clock.clone(), settings.event_retention);
+        let mails = Mails::new(outbox.clone(), &settings.public_url, clock.clone());
+        let hasher = PasswordHasher::new(settings.hashing_threads)?;
         let pictures = Pictures::new(ports.blobs.clone(), settings.pictures);
         let sessions = Sessions {
             users: ports.users.clone(),
@@ -125,6 +152,7 @@ impl Domain {
             outbox: outbox.clone(),
             tokens,
             cache: Arc::new(SessionCache::default()),
+            events: events.clone(),
             clock: clock.clone(),
             legacy: LegacyJwt::new(ports.imports.clone(), Sealer::derive(master, Purpose::LegacyJwt)?),
         };
@@ -133,10 +161,13 @@ impl Domain {
             users: ports.users.clone(),
             uow: ports.uow.clone(),
             sessions: sessions.clone(),
-            hasher: PasswordHasher::new(settings.hashing_threads)?,
+            hasher: hasher.clone(),
             throttle: throttle.clone(),
             pictures: pictures.clone(),
             outbox: outbox.clone(),
+            mails: mails.clone(),
+            events: events.clone(),
+            lifecycle: ports.lifecycle.clone(),
             clock: clock.clone(),
         };
         let identities = Identities {
@@ -147,19 +178,51 @@ impl Domain {
             sessions: sessions.clone(),
             google: ports.google.clone(),
             github: ports.github.clone(),
+            throttle: throttle.clone(),
+            events: events.clone(),
+            clock: clock.clone(),
+        };
+        let recovery = Recovery {
+            users: ports.users.clone(),
+            store: ports.lifecycle.clone(),
+            uow: ports.uow.clone(),
+            hasher,
+            sessions: sessions.clone(),
+            mails,
+            events: events.clone(),
             throttle,
             clock: clock.clone(),
+        };
+        let staff = Staff {
+            lifecycle: ports.lifecycle.clone(),
+            users: ports.users.clone(),
+            uow: ports.uow.clone(),
+            sessions: sessions.clone(),
+            events: events.clone(),
+            clock: clock.clone(),
+        };
+        let export = Export {
+            identities: ports.identities.clone(),
+            api_tokens: ports.api_tokens.clone(),
+            files: ports.files.clone(),
+            follows: ports.follows.clone(),
+            directory: ports.directory.clone(),
+            events: ports.events.clone(),
         };
         Ok(Domain {
             accounts,
             sessions,
             identities,
-            api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, clock.clone()),
+            api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, events.clone(), clock.clone()),
             files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
             billing: Billing::new(ports.billing.clone(), settings.billing, clock.clone()),
             outbox,
             pictures,
             social: Social::new(ports.directory, ports.follows, ports.users.clone(), clock.clone()),
+            recovery,
+            staff,
+            events,
+            export,
             health: ports.health,
         })
     }
@@ -176,6 +239,21 @@ impl Domain {
         self.sessions.spawn_background();
         self.files.spawn_background();
         self.accounts.spawn_background();
+        let (events, recovery) = (self.events.clone(), self.recovery.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match events.purge().await {
+                    Ok(n) if n > 0 => tracing::info!(events = n, "purged security events past their retention"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging old security events failed"),
+                }
+                if let Err(e) = recovery.purge().await {
+                    tracing::warn!(error = %e, "purging used and expired mail tokens failed");
+                }
+            }
+        });
         let outbox = self.outbox.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));

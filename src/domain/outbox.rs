@@ -6,12 +6,44 @@ use std::{sync::Arc, time::Duration};
 
 use tracing::instrument;
 
+use base64::{Engine, engine::general_purpose::STANDARD};
+
 use super::{
     clock::{self, Clock},
+    crypto::Sealer,
     error::Result,
-    model::Effect,
-    ports::{BlobStore, OutboxStore, RevocationBus, Tx},
+    model::{Effect, Mail},
+    ports::{BlobStore, Mailer, OutboxStore, RevocationBus, Tx},
 };
+
+/// Associated data binding sealed mails to their purpose.
+const MAIL_CONTEXT: &[u8] = b"outbox mail";
+
+/// Seals mails for the outbox and sends them once opened: a queued mail carries a
+/// single-use token, so the table holds it encrypted with the master secret.
+pub struct Postman {
+    sealer: Sealer,
+    mailer: Arc<dyn Mailer>,
+}
+
+impl Postman {
+    pub fn new(sealer: Sealer, mailer: Arc<dyn Mailer>) -> Self {
+        Postman { sealer, mailer }
+    }
+
+    /// The effect that sends `mail`.
+    pub fn seal(&self, mail: &Mail) -> Result<Effect> {
+        let json = serde_json::to_vec(mail).map_err(anyhow::Error::from)?;
+        Ok(Effect::Mail(STANDARD.encode(self.sealer.seal(&json, MAIL_CONTEXT)?)))
+    }
+
+    async fn send(&self, sealed: &str) -> Result<()> {
+        let bytes = STANDARD.decode(sealed).map_err(anyhow::Error::from)?;
+        let mail: Mail =
+            serde_json::from_slice(&self.sealer.open(&bytes, MAIL_CONTEXT)?).map_err(anyhow::Error::from)?;
+        self.mailer.send(&mail).await
+    }
+}
 
 /// How long a queued or claimed effect stays hidden from other claimers: the time its
 /// deliverer has before someone else delivers it too. Effects are idempotent, so a
@@ -30,6 +62,7 @@ pub struct Outbox {
     store: Arc<dyn OutboxStore>,
     bus: Arc<dyn RevocationBus>,
     blobs: Arc<dyn BlobStore>,
+    postman: Arc<Postman>,
     clock: Arc<dyn Clock>,
 }
 
@@ -38,9 +71,14 @@ impl Outbox {
         store: Arc<dyn OutboxStore>,
         bus: Arc<dyn RevocationBus>,
         blobs: Arc<dyn BlobStore>,
+        postman: Arc<Postman>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Outbox { store, bus, blobs, clock }
+        Outbox { store, bus, blobs, postman, clock }
+    }
+
+    pub fn postman(&self) -> &Postman {
+        &self.postman
     }
 
     /// Queues `effects` in `tx`; deliver the result with [`Outbox::deliver`] after the commit.
@@ -67,6 +105,16 @@ impl Outbox {
                 Err(e) => tracing::warn!(error = %e, "delivering an outbox effect failed; it will be retried"),
             }
         }
+    }
+
+    /// Delivers effects whose transaction has committed in the background: mail, which the
+    /// answer must not wait for (an SMTP server may be slow) nor be timed by.
+    pub fn deliver_detached(&self, queued: Queued) {
+        if queued.0.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move { this.deliver(queued).await });
     }
 
     /// Delivers what is due (left behind by a crash or a failure); returns how many went.
@@ -102,6 +150,7 @@ impl Outbox {
         match effect {
             Effect::Announce(revocation) => self.bus.announce(revocation).await,
             Effect::DeleteBlob(key) => self.blobs.delete(key).await,
+            Effect::Mail(sealed) => self.postman.send(sealed).await,
         }
     }
 }

@@ -15,9 +15,10 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, NewUser, OutboxItem,
-        Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, Revocation, SessionId, SessionRecord,
-        SignInMethods, StorageSummary, StoredFile, StoredKey, Unlinked, User, UserCard, UserId,
+        CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose,
+        MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken,
+        Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredKey,
+        Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -193,6 +194,38 @@ pub trait IdentityStore: Send + Sync {
     async fn unlink_identity(&self, user: UserId, provider: Provider) -> Result<Unlinked>;
 }
 
+/// Where mails leave: an SMTP server, or `.eml` files in the data directory (`crate::mail`).
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Hands the mail over; an error is retried by the outbox.
+    async fn send(&self, mail: &Mail) -> Result<()>;
+}
+
+/// The security event log (events written inside a use case go through [`Tx::insert_event`]).
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn insert_event(&self, event: &SecurityEvent) -> Result<()>;
+    /// A page of the user's events, newest first.
+    async fn events(&self, user: UserId, page: &PageRequest) -> Result<Page<SecurityEvent>>;
+    /// Removes events older than `before`; returns how many went.
+    async fn purge_events(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// What the account lifecycle reads outside its transactions.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// When the user was last mailed a token for `purpose`.
+    async fn last_mail_token_at(&self, user: UserId, purpose: MailPurpose) -> Result<Option<Timestamp>>;
+    /// Whose an unused, unexpired token of `purpose` is, without using it.
+    async fn mail_token(&self, hash: &[u8], purpose: MailPurpose, now: Timestamp) -> Result<Option<RedeemedToken>>;
+    /// Removes used and expired tokens; returns how many went.
+    async fn purge_mail_tokens(&self, now: Timestamp) -> Result<u64>;
+    /// The user's password hash; `None` when they sign in only through providers.
+    async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
+    /// A page of every user (active or not) matching `search`, newest first (staff).
+    async fn users(&self, search: &UserSearch, page: &PageRequest) -> Result<Page<User>>;
+}
+
 #[async_trait]
 pub trait Health: Send + Sync {
     async fn ping(&self) -> Result<()>;
@@ -223,6 +256,8 @@ pub trait Tx: Send {
     async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> Result<User>;
     async fn insert_session(&mut self, session: &SessionRecord) -> Result<()>;
     async fn set_password_hash(&mut self, user: UserId, hash: &str, now: Timestamp) -> Result<()>;
+    /// Leaves the user without a password (they sign in through a provider or set one by reset).
+    async fn clear_password(&mut self, user: UserId, now: Timestamp) -> Result<()>;
     async fn set_staff(&mut self, user: UserId, is_staff: bool, now: Timestamp) -> Result<()>;
     async fn revoke_session(&mut self, id: &SessionId, now: Timestamp) -> Result<()>;
     /// Revokes every live session of the user but `except` (the one making the change).
@@ -240,6 +275,26 @@ pub trait Tx: Send {
     async fn touch_identity(&mut self, provider: Provider, subject: &str, email: &str, now: Timestamp) -> Result<()>;
     /// Marks the user's e-mail verified (a provider vouched for the same address).
     async fn mark_email_verified(&mut self, user: UserId, now: Timestamp) -> Result<()>;
+    /// Stores a mailed token (its hash).
+    async fn insert_mail_token(&mut self, token: &MailToken) -> Result<()>;
+    /// Marks the unused, unexpired token of `purpose` with this hash used, and says whose
+    /// it was; `None` when there is no such token (unknown, used, expired, other purpose).
+    async fn redeem_mail_token(
+        &mut self,
+        hash: &[u8],
+        purpose: MailPurpose,
+        now: Timestamp,
+    ) -> Result<Option<RedeemedToken>>;
+    /// Marks every unused token of the user for `purpose` used.
+    async fn void_mail_tokens(&mut self, user: UserId, purpose: MailPurpose, now: Timestamp) -> Result<()>;
+    async fn insert_event(&mut self, event: &SecurityEvent) -> Result<()>;
+    /// Activates or deactivates the account; `Error::NotFound` when there is no such user.
+    async fn set_active(&mut self, user: UserId, active: bool, now: Timestamp) -> Result<()>;
+    /// Removes the user's personal API token, if any.
+    async fn delete_api_token(&mut self, user: UserId) -> Result<()>;
+    /// Deletes the user and, through the foreign keys, every row of theirs; returns the
+    /// storage keys of their files, whose bytes the caller removes after the commit.
+    async fn delete_user(&mut self, user: UserId) -> Result<Vec<String>>;
     /// Queues `effect`; it becomes visible to outbox claimers at `due`. Returns its id.
     async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64>;
     async fn commit(self: Box<Self>) -> Result<()>;

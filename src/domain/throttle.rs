@@ -16,6 +16,7 @@ struct Limits {
     login_per_account: DefaultKeyedRateLimiter<String>,
     register_per_ip: DefaultKeyedRateLimiter<IpAddr>,
     provider_login_per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    mail_per_ip: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -39,6 +40,7 @@ impl Throttle {
                 login_per_account: RateLimiter::keyed(per_minute(10, 10)),
                 register_per_ip: RateLimiter::keyed(per_minute(10, 10)),
                 provider_login_per_ip: RateLimiter::keyed(per_minute(30, 20)),
+                mail_per_ip: RateLimiter::keyed(per_minute(5, 5)),
             })
         });
         Throttle { inner }
@@ -70,6 +72,14 @@ impl Throttle {
         }
     }
 
+    /// Before a mail is asked for (password reset, verification again): per client address.
+    pub fn mail_request(&self, ip: Option<IpAddr>) -> Result<()> {
+        match (&self.inner, ip) {
+            (Some(l), Some(ip)) => check(&l.mail_per_ip, &ip),
+            _ => Ok(()),
+        }
+    }
+
     /// Drops idle keys so memory stays bounded.
     pub fn housekeeping(&self) {
         if let Some(l) = &self.inner {
@@ -77,6 +87,7 @@ impl Throttle {
             l.login_per_account.retain_recent();
             l.register_per_ip.retain_recent();
             l.provider_login_per_ip.retain_recent();
+            l.mail_per_ip.retain_recent();
         }
     }
 }

@@ -12,7 +12,10 @@ use axum_extra::extract::CookieJar;
 use secrecy::SecretString;
 
 use super::AppState;
-use crate::domain::{AuthFailure, Error, model::Principal};
+use crate::domain::{
+    AuthFailure, Error,
+    model::{Client, Principal},
+};
 
 pub const SESSION_COOKIE: &str = "sessionid";
 pub const CSRF_COOKIE: &str = "csrftoken";
@@ -121,13 +124,16 @@ where
     }
 }
 
-/// The client's address as the listener saw it (proxies' headers are not trusted).
-pub struct ClientIp(pub Option<std::net::IpAddr>);
+/// Who is asking: the client's address as the listener saw it (proxies' headers are not
+/// trusted) and its `User-Agent`, for throttling and security events.
+pub struct ClientInfo(pub Client);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+        Ok(ClientInfo(Client::new(ip, agent)))
     }
 }

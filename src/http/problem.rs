@@ -58,6 +58,12 @@ pub fn drf_message(why: &Invalid) -> String {
         Invalid::Integer => "A valid integer is required.".into(),
         Invalid::Url => "Enter a valid URL.".into(),
         Invalid::Limit { max } => format!("Ensure this value is between 1 and {max}."),
+        Invalid::LinkToken => "This link is invalid or has expired.".into(),
+        Invalid::WrongPassword => "The password is incorrect.".into(),
+        Invalid::OwnAccount => "You cannot do this to your own account.".into(),
+        Invalid::NoPassword => {
+            "This account has no password: sign in again through your provider, or set a password first.".into()
+        }
     }
 }
 

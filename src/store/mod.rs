@@ -12,6 +12,7 @@ mod files;
 mod identities;
 mod import;
 mod keys;
+mod lifecycle;
 mod notify;
 mod outbox;
 mod postgres;

@@ -8,7 +8,10 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::UserRow, users::user_columns};
 use crate::domain::{
     Error, Result,
-    model::{Effect, NewUser, ProfileUpdate, Provider, ProviderIdentity, SessionId, SessionRecord, User, UserId},
+    model::{
+        Effect, MailPurpose, MailToken, NewUser, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken,
+        SecurityEvent, SessionId, SessionRecord, User, UserId,
+    },
     ports::{Tx, UnitOfWork},
 };
 
@@ -306,6 +309,129 @@ impl Tx for SqlTx {
         .map_err(db_err)
         .map(|_| ())?);
         Ok(())
+    }
+
+    async fn clear_password(&mut self, user: UserId, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET password_hash = NULL, updated_at = $1 WHERE id = $2")
+            .bind(micros(now))
+            .bind(user.0)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn insert_mail_token(&mut self, t: &MailToken) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "INSERT INTO mail_tokens (token_hash, user_id, purpose, email_key, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(&t.hash)
+        .bind(t.user.0)
+        .bind(t.purpose.as_str())
+        .bind(&t.email_key)
+        .bind(micros(t.created_at))
+        .bind(micros(t.expires_at))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn redeem_mail_token(
+        &mut self,
+        hash: &[u8],
+        purpose: MailPurpose,
+        now: Timestamp,
+    ) -> Result<Option<RedeemedToken>> {
+        // One statement: of two concurrent redemptions, one updates the row, the other finds it used.
+        let row: Option<(i64, String)> = on_tx!(&mut self.conn, |c| sqlx::query_as(
+            "UPDATE mail_tokens SET used_at = $3 \
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+             RETURNING user_id, email_key"
+        )
+        .bind(hash)
+        .bind(purpose.as_str())
+        .bind(micros(now))
+        .fetch_optional(&mut **c)
+        .await
+        .map_err(db_err)?);
+        Ok(row.map(|(user, email_key)| RedeemedToken { user: UserId(user), email_key }))
+    }
+
+    async fn void_mail_tokens(&mut self, user: UserId, purpose: MailPurpose, now: Timestamp) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "UPDATE mail_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL"
+        )
+        .bind(user.0)
+        .bind(purpose.as_str())
+        .bind(micros(now))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn insert_event(&mut self, e: &SecurityEvent) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query(
+            "INSERT INTO security_events (user_id, kind, ip, user_agent, detail, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(e.user.0)
+        .bind(&e.kind)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&e.detail)
+        .bind(micros(e.created_at))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn set_active(&mut self, user: UserId, active: bool, now: Timestamp) -> Result<()> {
+        let n =
+            on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET is_active = $1, updated_at = $2 WHERE id = $3")
+                .bind(active)
+                .bind(micros(now))
+                .bind(user.0)
+                .execute(&mut **c)
+                .await
+                .map_err(db_err)?
+                .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete_api_token(&mut self, user: UserId) -> Result<()> {
+        on_tx!(&mut self.conn, |c| sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn delete_user(&mut self, user: UserId) -> Result<Vec<String>> {
+        let keys: Vec<String> =
+            on_tx!(&mut self.conn, |c| sqlx::query_scalar("SELECT storage_key FROM files WHERE user_id = $1")
+                .bind(user.0)
+                .fetch_all(&mut **c)
+                .await
+                .map_err(db_err)?);
+        // Sessions, the blacklist, API token, files, follows, identities, tokens and
+        // events go with the row (ON DELETE CASCADE).
+        let n = on_tx!(&mut self.conn, |c| sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user.0)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+        if n == 0 { Err(Error::NotFound) } else { Ok(keys) }
     }
 
     async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64> {

@@ -10,6 +10,9 @@ pub enum Effect {
     Announce(Revocation),
     /// Remove bytes nothing refers to any more (a replaced profile picture).
     DeleteBlob(String),
+    /// Send a mail. The payload is the mail sealed with the master secret (it carries a
+    /// single-use token), so the outbox table never holds a usable link.
+    Mail(String),
 }
 
 impl Effect {
@@ -18,6 +21,7 @@ impl Effect {
         match self {
             Effect::Announce(r) => ("announce", r.encode()),
             Effect::DeleteBlob(key) => ("delete_blob", key.clone()),
+            Effect::Mail(sealed) => ("mail", sealed.clone()),
         }
     }
 
@@ -26,6 +30,7 @@ impl Effect {
         match kind {
             "announce" => Some(Effect::Announce(Revocation::decode(payload))),
             "delete_blob" => Some(Effect::DeleteBlob(payload.to_string())),
+            "mail" => Some(Effect::Mail(payload.to_string())),
             _ => None,
         }
     }

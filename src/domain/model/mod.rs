@@ -5,6 +5,7 @@ pub mod billing;
 pub mod effect;
 pub mod file;
 pub mod identity;
+pub mod lifecycle;
 pub mod page;
 pub mod picture;
 pub mod principal;
@@ -17,6 +18,7 @@ pub use self::{
     effect::{Effect, OutboxItem},
     file::{FileStatus, StorageSummary, StoredFile},
     identity::{LinkedIdentity, Provider, ProviderIdentity, SignInMethods, Unlinked},
+    lifecycle::{Client, EventKind, Mail, MailPurpose, MailToken, RedeemedToken, SecurityEvent, UserSearch},
     page::{Cursor, Page, PageRequest},
     picture::{PictureFormat, PictureName},
     principal::{Principal, Via},

@@ -24,7 +24,7 @@ use crate::domain::{
     crypto::Sealer,
     error::{AuthFailure, Error, Result},
     imports::DJANGO,
-    model::{Principal, Revocation, SessionId, SessionKind, SessionRecord, UserId, Via},
+    model::{Client, EventKind, Principal, Revocation, SessionId, SessionKind, SessionRecord, UserId, Via},
     ports::ImportStore,
 };
 
@@ -179,7 +179,7 @@ impl Sessions {
     }
 
     /// Logs out with a simplejwt refresh token: blacklists it and ends its session.
-    pub(super) async fn logout_legacy(&self, principal: &Principal, refresh: &str) -> Result<()> {
+    pub(super) async fn logout_legacy(&self, principal: &Principal, refresh: &str, client: &Client) -> Result<()> {
         let now = self.clock.now();
         let (v, _) = self.legacy.verify(refresh, "refresh", now).await?.ok_or(Error::InvalidToken)?;
         if v.user != principal.user_id() || self.store.is_refresh_blacklisted(&v.jti).await? {
@@ -189,6 +189,7 @@ impl Sessions {
         let mut tx = self.uow.begin().await?;
         tx.blacklist_refresh(&v.jti, v.user, v.expires_at, now).await?;
         let queued = self.revoke(tx.as_mut(), &revocation).await?;
+        self.events.in_tx(tx.as_mut(), v.user, EventKind::Logout, client, Some("Django refresh token")).await?;
         tx.commit().await?;
         self.revoked(&revocation, queued).await;
         Ok(())

@@ -18,7 +18,10 @@ use super::{
     clock::{self, Clock},
     crypto,
     error::{AuthFailure, Error, Result},
-    model::{Effect, Principal, Revocation, SessionId, SessionKind, SessionRecord, TokenPair, UserId, Via},
+    events::Events,
+    model::{
+        Client, Effect, EventKind, Principal, Revocation, SessionId, SessionKind, SessionRecord, TokenPair, UserId, Via,
+    },
     outbox::{Outbox, Queued},
     ports::{RevocationBus, SessionStore, Tx, UnitOfWork, UserStore},
 };
@@ -33,6 +36,7 @@ pub struct Sessions {
     pub(in crate::domain) outbox: Outbox,
     pub(in crate::domain) tokens: Tokens,
     pub(in crate::domain) cache: Arc<SessionCache>,
+    pub(in crate::domain) events: Events,
     pub(in crate::domain) clock: Arc<dyn Clock>,
     /// The tokens Django's simplejwt issued, when an import kept its secret.
     pub(in crate::domain) legacy: legacy::LegacyJwt,
@@ -107,6 +111,11 @@ impl Sessions {
         self.outbox.deliver(queued).await;
     }
 
+    /// When a session started (`None`: no such session).
+    pub(in crate::domain) async fn started_at(&self, id: &SessionId) -> Result<Option<jiff::Timestamp>> {
+        Ok(self.store.session(id).await?.map(|s| s.created_at))
+    }
+
     /// The owner of a live session; served from the cache when this node has seen it recently.
     async fn session_owner(&self, id: &SessionId, kind: SessionKind) -> Result<Option<UserId>> {
         let now = self.clock.now();
@@ -163,9 +172,9 @@ impl Sessions {
     /// Blacklists the refresh token and ends its session, so the access tokens of that
     /// login stop working too, on every node. The token must belong to the caller.
     #[instrument(skip_all)]
-    pub async fn logout(&self, principal: &Principal, refresh: &str) -> Result<()> {
+    pub async fn logout(&self, principal: &Principal, refresh: &str, client: &Client) -> Result<()> {
         if legacy::is_legacy(refresh) {
-            return self.logout_legacy(principal, refresh).await;
+            return self.logout_legacy(principal, refresh, client).await;
         }
         let claims = self.tokens.verify(refresh, TokenType::Refresh).await?;
         if claims.user() != principal.user_id() || self.store.is_refresh_blacklisted(&claims.jti).await? {
@@ -175,6 +184,7 @@ impl Sessions {
         let mut tx = self.uow.begin().await?;
         tx.blacklist_refresh(&claims.jti, claims.user(), claims.expires_at(), self.clock.now()).await?;
         let queued = self.revoke(tx.as_mut(), &revocation).await?;
+        self.events.in_tx(tx.as_mut(), claims.user(), EventKind::Logout, client, None).await?;
         tx.commit().await?;
         self.revoked(&revocation, queued).await;
         Ok(())
@@ -182,11 +192,13 @@ impl Sessions {
 
     /// Ends the caller's session (browser sign-out); a credential without one is refused.
     #[instrument(skip_all)]
-    pub async fn end_session(&self, principal: &Principal) -> Result<()> {
+    pub async fn end_session(&self, principal: &Principal, client: &Client) -> Result<()> {
         let Some(session) = principal.session() else { return Err(Error::Unauthenticated(AuthFailure::Invalid)) };
         let revocation = Revocation::Session(session.clone());
         let mut tx = self.uow.begin().await?;
         let queued = self.revoke(tx.as_mut(), &revocation).await?;
+        let detail = Some("browser session");
+        self.events.in_tx(tx.as_mut(), principal.user_id(), EventKind::Logout, client, detail).await?;
         tx.commit().await?;
         self.revoked(&revocation, queued).await;
         Ok(())

@@ -23,7 +23,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::Authed,
+        auth::{Authed, ClientInfo},
         body::{Body, Input},
     },
 };
@@ -216,9 +216,10 @@ async fn token(
     ))]
 async fn regenerate(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Authed(p, ..): Authed<ApiError>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let token = state.domain.api_tokens.regenerate(p.user_id()).await?;
+    let token = state.domain.api_tokens.regenerate(p.user_id(), &client).await?;
     Ok(Json(TokenResponse { access_token: token.expose_secret().to_string() }))
 }
 

@@ -20,7 +20,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::{Authed, CSRF_COOKIE, ClientIp, SESSION_COOKIE},
+        auth::{Authed, CSRF_COOKIE, ClientInfo, SESSION_COOKIE},
         body::{Body, Input},
     },
 };
@@ -110,12 +110,12 @@ fn secure(state: &AppState) -> bool {
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     jar: CookieJar,
     Body(req, ..): Body<SignInRequest, ApiError>,
 ) -> Result<Response, ApiError> {
     let SignIn(name, password) = req.try_into()?;
-    let session = state.domain.accounts.sign_in_browser(ip, &name, &password).await?;
+    let session = state.domain.accounts.sign_in_browser(&client, &name, &password).await?;
     let max_age = cookie::time::Duration::seconds(i64::try_from(session.lifetime.as_secs()).unwrap_or(i64::MAX));
     let sid = Cookie::build((SESSION_COOKIE, session.cookie_value().to_string()))
         .path("/")
@@ -160,10 +160,11 @@ pub async fn sign_in(
 pub async fn sign_out(
     State(state): State<AppState>,
     jar: CookieJar,
+    ClientInfo(client): ClientInfo,
     Authed(p, ..): Authed<ApiError>,
 ) -> Result<Response, ApiError> {
     if p.via() == Via::Cookie {
-        state.domain.sessions.end_session(&p).await?;
+        state.domain.sessions.end_session(&p, &client).await?;
     } else {
         // This ends a browser session; JWT logins end through their own logout.
         return Err(Error::Unauthenticated(AuthFailure::Missing).into());

@@ -23,7 +23,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::{Authed, ClientIp},
+        auth::{Authed, ClientInfo},
         body::{Body, Input},
         surfaces::microservice::picture_url,
     },
@@ -395,10 +395,10 @@ fn my_profile(user: &User, counts: Counts, state: &AppState) -> MyProfile {
     ))]
 async fn register(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): Body<CareersRegister, ApiError>,
 ) -> Result<(StatusCode, Json<CareersRegistered>), ApiError> {
-    let (user, TokenPair { access, refresh }) = state.domain.accounts.register(ip, req.try_into()?).await?;
+    let (user, TokenPair { access, refresh }) = state.domain.accounts.register(&client, req.try_into()?).await?;
     Ok((StatusCode::CREATED, Json(CareersRegistered { user: registered(&user), access, refresh })))
 }
 
@@ -415,7 +415,7 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): Body<CareersLogin, ApiError>,
 ) -> Result<Json<CareersLoggedIn>, ApiError> {
     let mut errors = FieldErrors::new();
@@ -423,7 +423,7 @@ async fn login(
     let password = req.password.required_as("password", &mut errors, Password::for_login);
     let (username, password) = errors.into_result(username.zip(password))?;
     let (user, TokenPair { access, refresh }) =
-        state.domain.accounts.login(ip, &LoginName::Username(username), &password).await?;
+        state.domain.accounts.login(&client, &LoginName::Username(username), &password).await?;
     let user = LoginUser {
         id: user.id.0,
         username: user.username,
@@ -466,11 +466,12 @@ async fn refresh(
     ))]
 async fn logout(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Authed(principal, ..): Auth,
     Body(req, ..): Body<CareersRefresh, ApiError>,
 ) -> Result<Json<CareersMessage>, ApiError> {
     let refresh = req.token()?;
-    state.domain.sessions.logout(&principal, &refresh).await.map_err(|e| match e {
+    state.domain.sessions.logout(&principal, &refresh, &client).await.map_err(|e| match e {
         Error::InvalidToken => ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired"),
         other => other.into(),
     })?;
@@ -503,11 +504,13 @@ async fn me(State(state): State<AppState>, Authed(p, ..): Auth) -> Result<Json<M
     ))]
 async fn update(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Authed(p, ..): Auth,
     Body(req, ..): Body<CareersUpdate, ApiError>,
 ) -> Result<Json<UpdatedProfile>, ApiError> {
     let profile = ProfileUpdate::try_from(req)?;
-    let user = state.domain.accounts.update_account(&p, AccountChange { profile, ..AccountChange::default() }).await?;
+    let change = AccountChange { profile, ..AccountChange::default() };
+    let user = state.domain.accounts.update_account(&p, change, &client).await?;
     Ok(Json(UpdatedProfile {
         id: user.id.0,
         avatar: avatar(&user, &state),

@@ -23,7 +23,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::{Authed, ClientIp},
+        auth::{Authed, ClientInfo},
         body::{Body, Input},
     },
 };
@@ -280,10 +280,10 @@ async fn status() -> Json<StatusResponse> {
     ))]
 async fn register(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
-    let (user, pair) = state.domain.accounts.register(ip, req.try_into()?).await?;
+    let (user, pair) = state.domain.accounts.register(&client, req.try_into()?).await?;
     Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", &user, pair))))
 }
 
@@ -301,11 +301,11 @@ async fn register(
     ))]
 async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): JsonBody<LoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
     let Login(name, password) = req.try_into()?;
-    let (user, pair) = state.domain.accounts.login(ip, &name, &password).await?;
+    let (user, pair) = state.domain.accounts.login(&client, &name, &password).await?;
     Ok(Json(auth_response("Login successful", &user, pair)))
 }
 
@@ -324,12 +324,13 @@ async fn login(
     ))]
 async fn logout(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Authed(principal, ..): Auth,
     Body(req, ..): JsonBody<RefreshRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
     // Document 002 answers a missing token with the sentence alone, without field errors.
     let refresh = req.token().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Refresh token is required"))?;
-    state.domain.sessions.logout(&principal, &refresh).await.map_err(|e| match e {
+    state.domain.sessions.logout(&principal, &refresh, &client).await.map_err(|e| match e {
         crate::domain::Error::InvalidToken => ApiError::new(StatusCode::BAD_REQUEST, "Token is invalid or expired"),
         other => other.into(),
     })?;

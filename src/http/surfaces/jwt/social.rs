@@ -18,7 +18,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::{Authed, ClientIp},
+        auth::{Authed, ClientInfo},
         body::{Body, Input},
         problem::Dialect as _,
     },
@@ -135,11 +135,11 @@ pub struct IdentitiesResponse {
     ))]
 async fn google_login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): JsonBody<GoogleLoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
     let token = credential(&req.token, "token", MAX_TOKEN_CHARS, Provider::Google)?;
-    let (user, pair) = state.domain.identities.login(ip, Provider::Google, &token).await?;
+    let (user, pair) = state.domain.identities.login(&client, Provider::Google, &token).await?;
     Ok(Json(auth_response("Google login successful", &user, pair)))
 }
 
@@ -159,11 +159,11 @@ async fn google_login(
     ))]
 async fn github_login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): JsonBody<GitHubLoginRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
     let code = credential(&req.code, "code", MAX_CODE_CHARS, Provider::GitHub)?;
-    let (user, pair) = state.domain.identities.login(ip, Provider::GitHub, &code).await?;
+    let (user, pair) = state.domain.identities.login(&client, Provider::GitHub, &code).await?;
     Ok(Json(auth_response("GitHub login successful", &user, pair)))
 }
 
@@ -204,10 +204,11 @@ async fn identities(
     ))]
 async fn unlink(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Authed(principal, ..): Auth,
     Path(provider): Path<String>,
 ) -> Result<Json<StatusResponse>, ApiError> {
     let provider = Provider::parse(&provider).ok_or(Error::NotFound)?;
-    state.domain.identities.unlink(&principal, provider).await?;
+    state.domain.identities.unlink(&principal, provider, &client).await?;
     Ok(Json(StatusResponse { status: "success", message: "Identity unlinked successfully" }))
 }

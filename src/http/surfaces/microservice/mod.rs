@@ -25,7 +25,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::{Authed, ClientIp},
+        auth::{Authed, ClientInfo},
         body::{Body, Input, WithFiles},
     },
 };
@@ -282,7 +282,7 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for PictureBody<T> {
     ))]
 async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     Body(req, ..): Body<MicroserviceLogin, ApiError>,
 ) -> Result<Json<MicroserviceLoginResponse>, ApiError> {
     let mut errors = FieldErrors::new();
@@ -290,7 +290,7 @@ async fn login(
     let password = req.password.required_as("password", &mut errors, Password::for_login);
     let (email, password) = errors.into_result(email.zip(password))?;
     let (user, pair) =
-        state.domain.accounts.login(ip, &LoginName::Email(email), &password).await.map_err(|e| match e {
+        state.domain.accounts.login(&client, &LoginName::Email(email), &password).await.map_err(|e| match e {
             Error::InvalidCredentials => error::invalid_credentials(),
             other => other.into(),
         })?;
@@ -315,7 +315,7 @@ async fn login(
     ))]
 async fn register(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientInfo(client): ClientInfo,
     PictureBody(body): PictureBody<MicroserviceRegister>,
 ) -> Result<(StatusCode, Json<MicroserviceUser>), ApiError> {
     let req = &body.fields;
@@ -328,7 +328,7 @@ async fn register(
     let (first_name, last_name) = names.unwrap_or_default();
     let registration =
         Registration { first_name, last_name, picture: picture.into_upload(), ..Registration::new(email, password) };
-    let user = state.domain.accounts.create_account(ip, registration).await?;
+    let user = state.domain.accounts.create_account(&client, registration).await?;
     Ok((StatusCode::CREATED, Json(MicroserviceUser::new(&user, &state.public_url))))
 }
 
@@ -361,6 +361,7 @@ async fn me(State(state): State<AppState>, Authed(principal, ..): Auth) -> Json<
     ))]
 async fn update(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Authed(principal, ..): Auth,
     PictureBody(body): PictureBody<MicroserviceUpdate>,
 ) -> Result<Json<MicroserviceUser>, ApiError> {
@@ -377,7 +378,7 @@ async fn update(
         password,
         picture: picture.into_change(),
     };
-    let user = state.domain.accounts.update_account(&principal, change).await?;
+    let user = state.domain.accounts.update_account(&principal, change, &client).await?;
     Ok(Json(MicroserviceUser::new(&user, &state.public_url)))
 }
 
