@@ -1,5 +1,5 @@
 //! The command line (see `shared/contract.md`): `serve` (default), `migrate`,
-//! `create-admin`, `keys rotate`.
+//! `create-admin`, `seed`, `keys rotate`, `import django`, `copy-data`.
 
 use std::{io::Read, path::PathBuf, sync::Arc};
 
@@ -56,6 +56,36 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Import users from another system, keeping their passwords and tokens.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+    /// Copy everything from the configured database to an empty one at --to (for
+    /// instance SQLite to PostgreSQL), then check row counts.
+    CopyData {
+        /// `postgres://…` or `sqlite://…` of the empty target database.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A Django user table with its password hashes, DRF tokens, allauth identities and
+    /// simplejwt tokens (see docs/migrating-from-django.md).
+    Django {
+        /// The Django database: a SQLite file's path or a PostgreSQL URL.
+        #[arg(long = "from")]
+        from: String,
+        /// The user model's table.
+        #[arg(long, default_value = "auth_user")]
+        table: String,
+        /// A file holding Django's SECRET_KEY (simplejwt's signing key): its access and
+        /// refresh tokens are then accepted until they expire.
+        #[arg(long)]
+        simplejwt_secret_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +106,10 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::CreateAdmin { email } => create_admin(config, &email).await,
         Command::Seed { users, password } => seed(config, users, password).await,
+        Command::Import { source: ImportSource::Django { from, table, simplejwt_secret_file } } => {
+            crate::import::django(&config, &from, &table, simplejwt_secret_file.as_deref()).await.map(|_| ())
+        }
+        Command::CopyData { to } => crate::store::copy::copy_data(&config.database_url, &to).await,
         Command::Keys { action: KeysAction::Rotate } => {
             let store = crate::open_store(&config).await?;
             let master = secret::master_key(&config)?;

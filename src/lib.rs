@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod mail;
 pub mod secret;
 pub mod seed;
@@ -59,6 +60,7 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         follows: store.clone(),
         outbox: store.clone(),
         identities: store.clone(),
+        imports: store.clone(),
         events: store.clone(),
         lifecycle: store.clone(),
         uow: store.clone(),

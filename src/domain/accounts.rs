@@ -271,12 +271,31 @@ impl Accounts {
         };
         let ok = self.hasher.verify(password, hash.as_deref()).await?;
         match user {
-            Some(user) if ok && user.is_active => Ok(user),
+            Some(user) if ok && user.is_active => {
+                if let Some(old) = hash.as_deref().filter(|h| PasswordHasher::needs_upgrade(h)) {
+                    self.upgrade_hash(user.id, old, password).await;
+                }
+                Ok(user)
+            }
             Some(user) => {
                 self.events.record_detached(user.id, EventKind::LoginFailed, client, None);
                 Err(Error::InvalidCredentials)
             }
             None => Err(Error::InvalidCredentials),
+        }
+    }
+
+    /// Replaces an imported Django hash with argon2id once the password is known to match,
+    /// so the old hash is gone after one login. Only when the stored hash is still `old`:
+    /// a password changed meanwhile is never overwritten. A failure is logged; the login
+    /// goes on, and the next one tries again.
+    async fn upgrade_hash(&self, user: UserId, old: &str, password: &Password) {
+        let result = match self.hasher.hash(password).await {
+            Ok(new) => self.users.replace_password_hash(user, old, &new, self.clock.now()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, user = user.0, "upgrading an imported password hash failed");
         }
     }
 

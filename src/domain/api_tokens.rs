@@ -19,7 +19,13 @@ use super::{
 /// Recognisable prefix, so secret scanners can spot a leaked token.
 pub const PREFIX: &str = "userd_";
 
-fn context(user: UserId) -> Vec<u8> {
+/// Whether `token` is a Django REST framework `authtoken` key (40 hex characters): an
+/// imported user's token keeps working as their personal API token.
+pub fn is_drf_key(token: &str) -> bool {
+    token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub(in crate::domain) fn context(user: UserId) -> Vec<u8> {
     format!("api-token:{}", user.0).into_bytes()
 }
 
@@ -75,7 +81,7 @@ impl ApiTokens {
     /// cache), so a regenerated token stops working at once on every node.
     pub async fn authenticate(&self, token: &SecretString) -> Result<Principal> {
         let token = token.expose_secret();
-        if !token.starts_with(PREFIX) || token.len() > 128 {
+        if !(token.starts_with(PREFIX) || is_drf_key(token)) || token.len() > 128 {
             return Err(Error::Unauthenticated(AuthFailure::Invalid));
         }
         let owner = self.store.api_token_owner(&crypto::sha256(token.as_bytes())).await?;

@@ -31,6 +31,8 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 pub enum Purpose {
     SigningKeys,
     ApiTokens,
+    /// The signing secret of imported Django simplejwt tokens.
+    LegacyJwt,
     /// Mails waiting in the outbox (they carry single-use tokens).
     Mail,
 }
@@ -40,6 +42,7 @@ impl Purpose {
         match self {
             Purpose::SigningKeys => b"userd/v1/signing-keys",
             Purpose::ApiTokens => b"userd/v1/api-tokens",
+            Purpose::LegacyJwt => b"userd/v1/legacy-jwt",
             Purpose::Mail => b"userd/v1/mail",
         }
     }

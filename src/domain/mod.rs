@@ -16,6 +16,8 @@ pub mod events;
 pub mod export;
 pub mod files;
 pub mod identities;
+pub mod imports;
+pub mod legacy_hashes;
 pub mod mail;
 pub mod model;
 pub mod outbox;
@@ -49,13 +51,14 @@ use self::{
     pictures::{PictureLimits, Pictures},
     ports::{
         ApiTokenStore, BillingStore, BlobStore, DirectoryStore, EventStore, FileStore, FollowStore, Health,
-        IdentityProvider, IdentityStore, KeyStore, LifecycleStore, Mailer, OutboxStore, RevocationBus, SessionStore,
-        UnitOfWork, UserStore,
+        IdentityProvider, IdentityStore, ImportStore, KeyStore, LifecycleStore, Mailer, OutboxStore, RevocationBus,
+        SessionStore, UnitOfWork, UserStore,
     },
     recovery::Recovery,
     sessions::{
         Sessions,
         cache::SessionCache,
+        legacy::LegacyJwt,
         tokens::{TokenSettings, Tokens},
     },
     social::Social,
@@ -80,6 +83,8 @@ pub struct Ports {
     pub identities: Arc<dyn IdentityStore>,
     pub events: Arc<dyn EventStore>,
     pub lifecycle: Arc<dyn LifecycleStore>,
+    /// What `userd import` wrote (legacy ids, the simplejwt secret).
+    pub imports: Arc<dyn ImportStore>,
     pub uow: Arc<dyn UnitOfWork>,
     pub bus: Arc<dyn RevocationBus>,
     pub health: Arc<dyn Health>,
@@ -149,6 +154,7 @@ impl Domain {
             cache: Arc::new(SessionCache::default()),
             events: events.clone(),
             clock: clock.clone(),
+            legacy: LegacyJwt::new(ports.imports.clone(), Sealer::derive(master, Purpose::LegacyJwt)?),
         };
         let throttle = Throttle::new(settings.rate_limit);
         let accounts = Accounts {

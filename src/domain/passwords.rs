@@ -14,7 +14,7 @@ use argon2::{
 };
 use tokio::sync::oneshot;
 
-use super::{crypto, error::Result, model::Password};
+use super::{crypto, error::Result, legacy_hashes, model::Password};
 
 /// OWASP's argon2id parameters: m = 19 MiB, t = 2, p = 1.
 const M_COST_KIB: u32 = 19_456;
@@ -45,6 +45,12 @@ thread_local! {
 fn argon2_into(alg: Algorithm, version: Version, params: Params, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
     let needed = params.block_count();
     let argon2 = Argon2::new(alg, version, params);
+    if needed > OWN_BLOCKS {
+        // A larger imported hash (Django's default is 100 MiB) gets memory of its own,
+        // freed afterwards, so the pool's threads keep only what userd's hashes need.
+        let mut blocks = vec![Block::default(); needed];
+        return argon2.hash_password_into_with_memory(pwd, salt, out, &mut blocks).is_ok();
+    }
     BLOCKS.with(|cell| {
         let Ok(mut blocks) = cell.try_borrow_mut() else { return false };
         if blocks.len() < needed {
@@ -72,13 +78,29 @@ fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
     Ok(hash.to_string())
 }
 
-fn verify_blocking(password: &[u8], phc: &str) -> bool {
+/// Blocks of userd's own parameters (1 KiB each).
+const OWN_BLOCKS: usize = M_COST_KIB as usize;
+/// Imported argon2 hashes asking for more memory than this never match.
+const MAX_M_COST_KIB: u32 = 1 << 20;
+
+/// Verifies userd's PHC strings and the Django hashes `import` keeps (`legacy_hashes`).
+fn verify_blocking(password: &[u8], stored: &str) -> bool {
+    if let Some(phc) = legacy_hashes::argon2_phc(stored) {
+        return verify_phc(password, &phc);
+    }
+    if stored.starts_with('$') { verify_phc(password, stored) } else { legacy_hashes::verify(password, stored) }
+}
+
+fn verify_phc(password: &[u8], phc: &str) -> bool {
     // A stored hash that does not parse never matches; the caller treats that as a wrong password.
     let Ok(hash) = PasswordHash::new(phc) else { return false };
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
     let Ok(alg) = Algorithm::try_from(hash.algorithm.as_str()) else { return false };
     let Ok(version) = hash.version.map_or(Ok(Version::V0x13), Version::try_from) else { return false };
     let Ok(params) = Params::try_from(&hash) else { return false };
+    if params.m_cost() > MAX_M_COST_KIB {
+        return false;
+    }
     let mut out = vec![0u8; expected.len()];
     argon2_into(alg, version, params, password, salt.as_ref(), &mut out) && crypto::ct_eq(&out, expected.as_ref())
 }
@@ -133,7 +155,12 @@ impl PasswordHasher {
         Ok(self.run(move || hash_blocking(&bytes)).await??)
     }
 
-    /// Verifies against `phc`, or against the dummy hash when there is none, so the time
+    /// Whether a stored hash is an imported one that a successful login replaces.
+    pub fn needs_upgrade(stored: &str) -> bool {
+        legacy_hashes::is_legacy(stored)
+    }
+
+    /// Verifies against `phc` (or an imported Django hash), or against the dummy hash when there is none, so the time
     /// taken does not tell whether the account exists.
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> Result<bool> {
         let bytes = password.expose().as_bytes().to_vec();

@@ -72,6 +72,8 @@ pub trait UserStore: Send + Sync {
     /// The user and their password hash (if any), by case-insensitive e-mail.
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>>;
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
+    /// Sets the password hash to `new` if it is still `old`; returns whether it was.
+    async fn replace_password_hash(&self, user: UserId, old: &str, new: &str, now: Timestamp) -> Result<bool>;
 }
 
 #[async_trait]
@@ -296,4 +298,28 @@ pub trait Tx: Send {
     /// Queues `effect`; it becomes visible to outbox claimers at `due`. Returns its id.
     async fn enqueue(&mut self, effect: &Effect, now: Timestamp, due: Timestamp) -> Result<i64>;
     async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// What `userd import` writes, and what the legacy tokens it keeps are checked against
+/// (`domain::imports`, `sessions::legacy`).
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    /// The userd user made from the legacy user `legacy_id` of `source`, if imported.
+    async fn imported_user(&self, source: &str, legacy_id: &str) -> Result<Option<UserId>>;
+    /// Writes the user and everything that comes with it in one transaction: the user row
+    /// (`Error::Conflict { field: "email" | "username" }` when taken), its link to the
+    /// legacy id, its API token (sealed by `seal_token` once the id is known;
+    /// `Conflict { field: "api_token" }`), its provider identities (`Conflict { field:
+    /// "identity" }`), its legacy refresh tokens' sessions and blacklist rows. Nothing is
+    /// written when anything fails.
+    async fn import_user(
+        &self,
+        user: &super::imports::ImportRecord,
+        seal_token: &(dyn Fn(UserId) -> Result<Vec<u8>> + Send + Sync),
+    ) -> Result<UserId>;
+    /// Keeps the sealed signing secret of a source's legacy JWTs (one source: replaces).
+    async fn set_legacy_jwt_secret(&self, sealed: &[u8], tracks_outstanding: bool, now: Timestamp) -> Result<()>;
+    /// The sealed secret, and whether the source's outstanding refresh tokens were imported
+    /// (then an unknown one is refused).
+    async fn legacy_jwt_secret(&self) -> Result<Option<(Vec<u8>, bool)>>;
 }

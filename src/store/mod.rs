@@ -7,8 +7,10 @@
 
 mod api_tokens;
 mod billing;
+pub mod copy;
 mod files;
 mod identities;
+mod import;
 mod keys;
 mod lifecycle;
 mod notify;

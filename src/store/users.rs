@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 
-use super::{SqlStore, db_err, from_micros, on_pool};
+use jiff::Timestamp;
+
+use super::{SqlStore, db_err, from_micros, micros, on_pool};
 use crate::domain::{
     Result,
     model::{ExternalId, User, UserId},
@@ -107,5 +109,20 @@ impl UserStore for SqlStore {
             username_key,
         )
         .await
+    }
+
+    async fn replace_password_hash(&self, user: UserId, old: &str, new: &str, now: Timestamp) -> Result<bool> {
+        let n = on_pool!(&self.db, writer, |pool| sqlx::query(
+            "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2"
+        )
+        .bind(user.0)
+        .bind(old)
+        .bind(new)
+        .bind(micros(now))
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected());
+        Ok(n == 1)
     }
 }

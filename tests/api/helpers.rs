@@ -196,6 +196,12 @@ impl TestApp {
     /// `None` for PostgreSQL when it is not configured.
     pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
         let db = TestDb::new(backend).await?;
+        Some(Self::spawn_on(db, env).await)
+    }
+
+    /// Starts userd on a database that already holds data (an import's or a copy's), with
+    /// its data dir (and so its generated secret key) in `db.dir`.
+    pub async fn spawn_on(db: TestDb, env: &[(&str, &str)]) -> TestApp {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("USERD_BIND".into(), "127.0.0.1:0".into()),
             ("USERD_DATA_DIR".into(), db.dir.path().display().to_string()),
@@ -214,7 +220,7 @@ impl TestApp {
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        Some(TestApp {
+        TestApp {
             address,
             client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
             data_dir: db.dir.path().to_path_buf(),
@@ -222,7 +228,7 @@ impl TestApp {
             clock,
             shutdown: Some(tx),
             db,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,6 +2,7 @@
 //! logout, revocation on every node, and authentication of JWTs and session cookies.
 
 pub mod cache;
+pub mod legacy;
 pub mod tokens;
 pub mod web;
 
@@ -37,6 +38,8 @@ pub struct Sessions {
     pub(in crate::domain) cache: Arc<SessionCache>,
     pub(in crate::domain) events: Events,
     pub(in crate::domain) clock: Arc<dyn Clock>,
+    /// The tokens Django's simplejwt issued, when an import kept its secret.
+    pub(in crate::domain) legacy: legacy::LegacyJwt,
 }
 
 impl Sessions {
@@ -147,6 +150,9 @@ impl Sessions {
     /// an active account.
     #[instrument(skip_all)]
     pub async fn refresh(&self, refresh: &str) -> Result<String> {
+        if legacy::is_legacy(refresh) {
+            return self.refresh_legacy(refresh).await;
+        }
         let claims = self.tokens.verify(refresh, TokenType::Refresh).await?;
         if self.store.is_refresh_blacklisted(&claims.jti).await? {
             return Err(Error::InvalidToken);
@@ -167,6 +173,9 @@ impl Sessions {
     /// login stop working too, on every node. The token must belong to the caller.
     #[instrument(skip_all)]
     pub async fn logout(&self, principal: &Principal, refresh: &str, client: &Client) -> Result<()> {
+        if legacy::is_legacy(refresh) {
+            return self.logout_legacy(principal, refresh, client).await;
+        }
         let claims = self.tokens.verify(refresh, TokenType::Refresh).await?;
         if claims.user() != principal.user_id() || self.store.is_refresh_blacklisted(&claims.jti).await? {
             return Err(Error::InvalidToken);
@@ -197,6 +206,9 @@ impl Sessions {
 
     /// Authenticates a JWT access token: signature, expiry, type, a live session, an active account.
     pub async fn authenticate_jwt(&self, token: &str) -> Result<Principal> {
+        if legacy::is_legacy(token) {
+            return self.authenticate_legacy(token).await;
+        }
         let invalid = || Error::Unauthenticated(AuthFailure::Invalid);
         let claims = self.tokens.verify(token, TokenType::Access).await.map_err(|e| match e {
             Error::InvalidToken => invalid(),
