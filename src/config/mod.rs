@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 pub use self::values::parse_duration;
 use self::values::{addresses, database_url, duration, human, optional_url, pairs, plain_or_file, redact_url, url_or};
 pub use crate::domain::model::JwtAlg;
+use crate::domain::{model::Limit, throttle::Limits};
 
 #[cfg(test)]
 mod tests;
@@ -101,6 +102,8 @@ pub struct Config {
     pub mail_from: String,
     /// How long security events are kept (`USERD_EVENT_RETENTION`).
     pub event_retention: Duration,
+    /// The throttling limits (`USERD_THROTTLE_*`), when `rate_limit` is on.
+    pub throttle: Limits,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -138,6 +141,13 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_SMTP_URL_FILE",
     "USERD_MAIL_FROM",
     "USERD_EVENT_RETENTION",
+    "USERD_THROTTLE_LOGIN_ADDRESS",
+    "USERD_THROTTLE_LOGIN_ACCOUNT_ADDRESS",
+    "USERD_THROTTLE_LOGIN_ACCOUNT",
+    "USERD_THROTTLE_REGISTER",
+    "USERD_THROTTLE_PASSWORD_RESET",
+    "USERD_THROTTLE_VERIFICATION_MAIL",
+    "USERD_THROTTLE_PROVIDER_LOGIN",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
     // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
     "USERD_TEST_POSTGRES_URL",
@@ -308,6 +318,7 @@ impl Config {
                 format!("'{mail_from}' is not an address like userd <no-reply@example.com>"),
             ));
         }
+        let throttle = throttle_limits(&var)?;
         let event_retention = duration(
             &var,
             "USERD_EVENT_RETENTION",
@@ -336,8 +347,38 @@ impl Config {
             smtp_url,
             mail_from,
             event_retention,
+            throttle,
         })
     }
+}
+
+/// `USERD_THROTTLE_*`: each `N/DURATION` (`10/1m`: at most 10 in each minute).
+fn throttle_limits(var: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> {
+    let read = |name: &'static str, default: Limit| -> Result<Limit, ConfigError> {
+        let Some(v) = var(name) else { return Ok(default) };
+        let parsed = v.split_once('/').and_then(|(n, d)| {
+            let hits = n.trim().parse::<u64>().ok().filter(|h| *h > 0)?;
+            let window = parse_duration(d.trim()).filter(|w| *w >= Duration::from_secs(1))?;
+            Some(Limit { hits, window })
+        });
+        parsed.ok_or_else(|| bad(name, format!("'{v}' is not a limit such as 10/1m (a count, a slash, a duration)")))
+    };
+    let d = Limits::default();
+    let account_address = read("USERD_THROTTLE_LOGIN_ACCOUNT_ADDRESS", d.login_account_address)?;
+    Ok(Limits {
+        login_address: read("USERD_THROTTLE_LOGIN_ADDRESS", d.login_address)?,
+        login_account_address: account_address,
+        // The back-off grows: four times the short limit in an hour (or its window, if longer).
+        login_account_address_long: Limit {
+            hits: account_address.hits.saturating_mul(4),
+            window: account_address.window.max(Duration::from_secs(3600)),
+        },
+        login_account: read("USERD_THROTTLE_LOGIN_ACCOUNT", d.login_account)?,
+        register: read("USERD_THROTTLE_REGISTER", d.register)?,
+        password_reset: read("USERD_THROTTLE_PASSWORD_RESET", d.password_reset)?,
+        verification_mail: read("USERD_THROTTLE_VERIFICATION_MAIL", d.verification_mail)?,
+        provider_login: read("USERD_THROTTLE_PROVIDER_LOGIN", d.provider_login)?,
+    })
 }
 
 /// The `USERD_GOOGLE_*` and `USERD_GITHUB_*` settings. The GitHub secret may be kept in a
@@ -397,6 +438,7 @@ impl std::fmt::Debug for Config {
             smtp_url,
             mail_from,
             event_retention,
+            throttle,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -419,6 +461,7 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &smtp_url.as_ref().map(|u| redact_url(u.expose_secret())))
             .field("mail_from", mail_from)
             .field("event_retention", event_retention)
+            .field("throttle", throttle)
             .finish()
     }
 }

@@ -14,7 +14,7 @@ use super::{
     events::Events,
     mail::Mails,
     model::{
-        Client, Effect, Email, EventKind, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate,
+        Action, Client, Effect, Email, EventKind, ExternalId, NewUser, Password, PictureName, Principal, ProfileUpdate,
         ProviderIdentity, Revocation, TimeZoneName, TokenPair, User, UserId, Username,
     },
     outbox::{Outbox, Queued},
@@ -103,7 +103,7 @@ impl Accounts {
     /// exist afterwards or neither does.
     #[instrument(skip_all)]
     pub async fn register(&self, client: &Client, reg: Registration) -> Result<(User, TokenPair)> {
-        self.throttle.register(client.ip)?;
+        self.throttle.attempt(Action::Register, client.ip).await?;
         let (user, pair) = self.open_account(reg, true, client).await?;
         let pair = pair.ok_or_else(|| Error::Internal(anyhow::anyhow!("registration started no session")))?;
         Ok((user, pair))
@@ -112,7 +112,7 @@ impl Accounts {
     /// Creates the account without signing it in (document 004 answers the user only).
     #[instrument(skip_all)]
     pub async fn create_account(&self, client: &Client, reg: Registration) -> Result<User> {
-        self.throttle.register(client.ip)?;
+        self.throttle.attempt(Action::Register, client.ip).await?;
         Ok(self.open_account(reg, false, client).await?.0)
     }
 
@@ -258,7 +258,7 @@ impl Accounts {
                 LoginName::Username(_) => self.users.credentials_by_username(&key).await,
             }
         };
-        if let Err(throttled) = self.throttle.login(client.ip, &key) {
+        if let Err(throttled) = self.throttle.check_login(client.ip, &key).await {
             // The account's owner sees it in their events; the answer is the same either way.
             if let Ok(Some((user, _))) = find().await {
                 self.events.record_throttled(user.id, client);
@@ -272,16 +272,20 @@ impl Accounts {
         let ok = self.hasher.verify(password, hash.as_deref()).await?;
         match user {
             Some(user) if ok && user.is_active => {
+                self.throttle.login_succeeded(client.ip, &key).await;
                 if let Some(old) = hash.as_deref().filter(|h| PasswordHasher::needs_upgrade(h)) {
                     self.upgrade_hash(user.id, old, password).await;
                 }
                 Ok(user)
             }
-            Some(user) => {
-                self.events.record_detached(user.id, EventKind::LoginFailed, client, None);
+            // Unknown accounts count as wrong passwords do: the limits reveal nothing.
+            other => {
+                self.throttle.login_failed(client.ip, &key).await;
+                if let Some(user) = other {
+                    self.events.record_detached(user.id, EventKind::LoginFailed, client, None);
+                }
                 Err(Error::InvalidCredentials)
             }
-            None => Err(Error::InvalidCredentials),
         }
     }
 
@@ -446,13 +450,15 @@ impl Accounts {
     /// `field`'s problem, an account without one as `Invalid::NoPassword`.
     async fn check_own_password(&self, principal: &Principal, password: &Password, field: &'static str) -> Result<()> {
         let user = principal.user();
-        self.throttle.login(None, &user.email.to_lowercase())?;
+        let key = user.email.to_lowercase();
+        self.throttle.check_login(None, &key).await?;
         let Some(hash) = self.lifecycle.password_hash(user.id).await? else {
             return Err(Error::invalid(field, Invalid::NoPassword));
         };
         if self.hasher.verify(password, Some(&hash)).await? {
             Ok(())
         } else {
+            self.throttle.login_failed(None, &key).await;
             Err(Error::invalid(field, Invalid::WrongPassword))
         }
     }
@@ -520,7 +526,7 @@ impl Accounts {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                throttle.housekeeping();
+                throttle.housekeeping().await;
             }
         });
     }

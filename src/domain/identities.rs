@@ -18,7 +18,7 @@ use super::{
     error::{Error, Result},
     events::Events,
     model::{
-        Client, Email, EventKind, Principal, Provider, ProviderIdentity, Revocation, SignInMethods, TokenPair,
+        Action, Client, Email, EventKind, Principal, Provider, ProviderIdentity, Revocation, SignInMethods, TokenPair,
         Unlinked, User,
     },
     outbox::Queued,
@@ -59,7 +59,7 @@ impl Identities {
     /// new user without a password. An inactive account gets no tokens.
     #[instrument(skip_all, fields(provider = provider.as_str()))]
     pub async fn login(&self, client: &Client, provider: Provider, credential: &str) -> Result<(User, TokenPair)> {
-        self.throttle.provider_login(client.ip)?;
+        self.throttle.attempt(Action::ProviderLogin, client.ip).await?;
         let identity = self.provider(provider).identify(credential, self.clock.now()).await?;
         let Some(email) = identity.verified_email.clone() else {
             tracing::info!("the provider has verified no e-mail of this identity: refused");

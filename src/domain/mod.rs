@@ -52,7 +52,7 @@ use self::{
     ports::{
         ApiTokenStore, BillingStore, BlobStore, DirectoryStore, EventStore, FileStore, FollowStore, Health,
         IdentityProvider, IdentityStore, ImportStore, KeyStore, LifecycleStore, Mailer, OutboxStore, RevocationBus,
-        SessionStore, UnitOfWork, UserStore,
+        SessionStore, ThrottleStore, UnitOfWork, UserStore,
     },
     recovery::Recovery,
     sessions::{
@@ -83,6 +83,7 @@ pub struct Ports {
     pub identities: Arc<dyn IdentityStore>,
     pub events: Arc<dyn EventStore>,
     pub lifecycle: Arc<dyn LifecycleStore>,
+    pub throttle: Arc<dyn ThrottleStore>,
     /// What `userd import` wrote (legacy ids, the simplejwt secret).
     pub imports: Arc<dyn ImportStore>,
     pub uow: Arc<dyn UnitOfWork>,
@@ -104,6 +105,8 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub pictures: PictureLimits,
     pub rate_limit: bool,
+    /// The limits when `rate_limit` is on.
+    pub throttle: throttle::Limits,
     /// Threads that run argon2 (one per core is the sensible bound).
     pub hashing_threads: usize,
     /// `USERD_PUBLIC_URL`: the base of links in mails.
@@ -124,6 +127,7 @@ pub struct Domain {
     pub outbox: Outbox,
     pub pictures: Pictures,
     pub social: Social,
+    pub throttle: Throttle,
     pub recovery: Recovery,
     pub staff: Staff,
     pub events: Events,
@@ -156,7 +160,8 @@ impl Domain {
             clock: clock.clone(),
             legacy: LegacyJwt::new(ports.imports.clone(), Sealer::derive(master, Purpose::LegacyJwt)?),
         };
-        let throttle = Throttle::new(settings.rate_limit);
+        let shared = settings.rate_limit.then(|| ports.throttle.clone());
+        let throttle = Throttle::new(shared, settings.throttle, clock.clone());
         let accounts = Accounts {
             users: ports.users.clone(),
             uow: ports.uow.clone(),
@@ -182,6 +187,7 @@ impl Domain {
             events: events.clone(),
             clock: clock.clone(),
         };
+        let throttle_handle = throttle.clone();
         let recovery = Recovery {
             users: ports.users.clone(),
             store: ports.lifecycle.clone(),
@@ -218,6 +224,7 @@ impl Domain {
             billing: Billing::new(ports.billing.clone(), settings.billing, clock.clone()),
             outbox,
             pictures,
+            throttle: throttle_handle,
             social: Social::new(ports.directory, ports.follows, ports.users.clone(), clock.clone()),
             recovery,
             staff,

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose,
+        CounterKey, CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose,
         MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken,
         Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredKey,
         Unlinked, User, UserCard, UserId, UserSearch,
@@ -224,6 +224,20 @@ pub trait LifecycleStore: Send + Sync {
     async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
     /// A page of every user (active or not) matching `search`, newest first (staff).
     async fn users(&self, search: &UserSearch, page: &PageRequest) -> Result<Page<User>>;
+}
+
+/// Throttling counters shared by every node on the database: one row per key and window.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// Each key's count in its current window (0 when it has none).
+    async fn counts(&self, keys: &[CounterKey]) -> Result<Vec<u64>>;
+    /// Adds one to each key's count in its window (a new window starts at 1), in one
+    /// statement; returns the new counts in `keys`' order.
+    async fn hit(&self, keys: &[CounterKey]) -> Result<Vec<u64>>;
+    /// Forgets these keys' counts.
+    async fn clear(&self, keys: &[String]) -> Result<()>;
+    /// Removes counters whose window has ended; returns how many went.
+    async fn purge_counters(&self, now: Timestamp) -> Result<u64>;
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use super::{
     error::{Error, Invalid, Result},
     events::Events,
     mail::{Mails, token_hash},
-    model::{Client, Email, EventKind, MailPurpose, Password, Principal, RedeemedToken, Revocation, User},
+    model::{Action, Client, Email, EventKind, MailPurpose, Password, Principal, RedeemedToken, Revocation, User},
     passwords::PasswordHasher,
     ports::{LifecycleStore, UnitOfWork, UserStore},
     sessions::Sessions,
@@ -55,7 +55,7 @@ impl Recovery {
         if user.email_verified {
             return Ok(Resent::AlreadyVerified);
         }
-        self.throttle.mail_request(client.ip)?;
+        self.throttle.attempt(Action::VerificationMail, client.ip).await?;
         let now = self.clock.now();
         if let Some(last) = self.store.last_mail_token_at(user.id, MailPurpose::VerifyEmail).await? {
             let ready = clock::after(last, RESEND_COOLDOWN)?;
@@ -100,8 +100,8 @@ impl Recovery {
     /// Mails a reset link if an active account has this address. The answer is the same,
     /// and comes as fast, either way: the work happens after it, in the background.
     #[instrument(skip_all)]
-    pub fn request_reset(&self, email: &Email, client: &Client) -> Result<()> {
-        self.throttle.mail_request(client.ip)?;
+    pub async fn request_reset(&self, email: &Email, client: &Client) -> Result<()> {
+        self.throttle.attempt(Action::PasswordReset, client.ip).await?;
         let this = self.clone();
         let (key, client) = (email.key(), client.clone());
         tokio::spawn(async move {

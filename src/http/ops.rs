@@ -173,7 +173,23 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/metrics", tag = TAG, operation_id = "operations_metrics",
     responses((status = 200, content_type = "text/plain", body = String, description = "This node's metrics in Prometheus' text format 0.0.4")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    let mut text = state.metrics.render();
+    if let Some(stats) = state.domain.throttle.stats() {
+        text.push_str("# HELP userd_throttle_decisions_total Throttled and allowed attempts, per action.\n");
+        text.push_str("# TYPE userd_throttle_decisions_total counter\n");
+        for (action, throttled, n) in stats.decisions {
+            let outcome = if throttled { "throttled" } else { "allowed" };
+            text.push_str(&format!(
+                "userd_throttle_decisions_total{{action=\"{}\",outcome=\"{outcome}\"}} {n}\n",
+                action.as_str()
+            ));
+        }
+        text.push_str("# HELP userd_throttle_fallbacks_total Decisions made by strict per-node limits because the shared counters could not be reached.\n");
+        text.push_str(&format!("# TYPE userd_throttle_fallbacks_total counter\nuserd_throttle_fallbacks_total {}\n", stats.fallbacks));
+        text.push_str("# HELP userd_throttle_degraded 1 while the shared counters cannot be reached.\n");
+        text.push_str(&format!("# TYPE userd_throttle_degraded gauge\nuserd_throttle_degraded {}\n", u8::from(stats.degraded)));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// Public keys of access and refresh tokens.

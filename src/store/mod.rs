@@ -20,6 +20,7 @@ mod seed;
 mod sessions;
 mod social;
 mod sqlite;
+mod throttle;
 mod tx;
 mod users;
 

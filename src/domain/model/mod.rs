@@ -11,6 +11,7 @@ pub mod picture;
 pub mod principal;
 pub mod session;
 pub mod social;
+pub mod throttle;
 pub mod types;
 pub mod user;
 
@@ -24,6 +25,7 @@ pub use self::{
     principal::{Principal, Via},
     session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
     social::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, UserCard},
+    throttle::{Action, CounterKey, Limit},
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
     user::{NewUser, ProfileUpdate, User},
 };

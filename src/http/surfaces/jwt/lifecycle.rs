@@ -163,7 +163,7 @@ async fn request_reset(
     let mut errors = FieldErrors::new();
     let email = req.email.required_as("email", &mut errors, Email::parse);
     let email = errors.into_result(email)?;
-    state.domain.recovery.request_reset(&email, &client)?;
+    state.domain.recovery.request_reset(&email, &client).await?;
     Ok(success("If an account exists for this email, a reset link has been sent."))
 }
 
