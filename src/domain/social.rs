@@ -8,7 +8,7 @@ use tracing::instrument;
 use super::{
     clock::Clock,
     error::{Error, Invalid, Result},
-    model::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId},
+    model::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId, Username},
     ports::{DirectoryStore, FollowStore, UserStore},
 };
 
@@ -73,7 +73,7 @@ impl Social {
     }
 
     async fn active(&self, username: &str) -> Result<User> {
-        self.directory.active_by_username(&username.trim().to_lowercase()).await?.ok_or(Error::NotFound)
+        self.directory.active_by_username(&Username::lookup_key(username)).await?.ok_or(Error::NotFound)
     }
 
     /// Follows the active user `target`; following oneself, an unknown or inactive user, or
