@@ -169,7 +169,7 @@ async fn request_reset(
 
 /// A new password: the registration policy, and the confirmation when one is sent.
 fn new_password(password: &Input, confirm: &Input, errors: &mut FieldErrors) -> Option<Password> {
-    let raw = password.required("password", errors)?;
+    let raw = password.new_password("password", errors)?;
     let parsed = match Password::new_password(&raw) {
         Ok(p) => Some(p),
         Err(problems) => {

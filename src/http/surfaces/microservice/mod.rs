@@ -322,7 +322,7 @@ async fn register(
     let mut errors = FieldErrors::new();
     let email = req.email.required_as("email", &mut errors, Email::parse);
     let names = split_full_name(&req.full_name, &mut errors);
-    let password = req.password.required("password", &mut errors).and_then(|raw| new_password(&raw, &mut errors));
+    let password = req.password.new_password("password", &mut errors).and_then(|raw| new_password(&raw, &mut errors));
     let picture = PictureInput::read(&req.profile_pic, &body.files, &state, &mut errors).await;
     let (email, password) = errors.into_result(email.zip(password))?;
     let (first_name, last_name) = names.unwrap_or_default();
