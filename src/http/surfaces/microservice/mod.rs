@@ -164,7 +164,8 @@ pub struct MicroserviceRegister {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "Ada Lovelace", max_length = 301)]
     full_name: Input,
-    /// At least 8 characters, not a common password, not only digits; at most 1024 characters.
+    /// At least 8 characters, not a common password, not only digits or white space, not too
+    /// like the e-mail or the name; at most 1024 characters.
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "securepassword123", min_length = 8, max_length = 1024)]
     password: Input,
