@@ -26,10 +26,8 @@ pub fn quick_ratio(a: &[char], b: &[char]) -> f64 {
             matches += 1;
         }
     }
-    // Both are at most 2 × 1024 + 254, far inside f64's exact integers.
-    #[allow(clippy::cast_precision_loss)]
-    let ratio = 2.0 * matches as f64 / total as f64;
-    ratio
+    // Both are at most 1024 + 254, far inside f64's exact integers.
+    2.0 * matches as f64 / total as f64
 }
 
 /// Python's `\w` on `str`: letters (L*), numbers (N*) and the underscore.
@@ -63,11 +61,8 @@ fn parts(value: &str) -> Vec<&str> {
 /// Django's `exceeds_maximum_length_ratio`: a part so much shorter than the password
 /// cannot reach `max_similarity`, so the comparison is skipped (it never changes the answer).
 fn exceeds_maximum_length_ratio(password_len: usize, max_similarity: f64, value_len: usize) -> bool {
-    #[allow(clippy::cast_precision_loss)]
     let bound = max_similarity / 2.0 * password_len as f64;
-    #[allow(clippy::cast_precision_loss)]
-    let short = (value_len as f64) < bound;
-    password_len >= 10 * value_len && short
+    password_len >= 10 * value_len && (value_len as f64) < bound
 }
 
 /// Whether `password` is too similar to `value` or to one of its parts. An empty value is

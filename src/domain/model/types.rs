@@ -61,16 +61,15 @@ impl Email {
         if v.is_empty() {
             return Err(Invalid::Blank);
         }
-        let invalid = Invalid::Email;
         if v.chars().count() > Self::MAX_LEN || unicode::has_invisible_or_space(v) {
-            return Err(invalid);
+            return Err(Invalid::Email);
         }
         // A compatibility form (U+FF20 FULLWIDTH COMMERCIAL AT included) is its plain one.
         let v = unicode::nfkc(v);
         if unicode::has_invisible_or_space(&v) {
-            return Err(invalid);
+            return Err(Invalid::Email);
         }
-        let Some((local, domain)) = v.rsplit_once('@') else { return Err(invalid) };
+        let Some((local, domain)) = v.rsplit_once('@') else { return Err(Invalid::Email) };
         let local_ok = !local.is_empty()
             && local.chars().count() <= 64
             && !local.contains('@')
@@ -79,12 +78,13 @@ impl Email {
             && !local.contains("..")
             && !local.contains(['"', '(', ')', ',', ':', ';', '<', '>', '[', '\\', ']']);
         if !local_ok {
-            return Err(invalid);
+            return Err(Invalid::Email);
         }
-        let domain = Self::ascii_domain(domain).ok_or(invalid.clone())?;
+        let domain = Self::ascii_domain(domain).ok_or(Invalid::Email)?;
+        // Punycode is longer than the Unicode it encodes: the stored form must fit too.
         let email = format!("{local}@{domain}");
         if email.chars().count() > Self::MAX_LEN {
-            return Err(invalid);
+            return Err(Invalid::Email);
         }
         Ok(Email(email))
     }
@@ -117,8 +117,8 @@ impl Email {
 
     /// The key an address given at login, or stored before these rules, is looked up by:
     /// [`Email::key`] of the address once its invisible characters are dropped, or (for
-    /// text that is no address at all) its normalised, lower-cased self, which no account
-    /// has. Every look-alike spelling of an address gives the same key.
+    /// text that is no valid address) its normalised, lower-cased self. Every look-alike
+    /// spelling of an address gives the same key.
     pub fn lookup_key(raw: &str) -> String {
         let visible = unicode::lookup_form(raw);
         Email::parse(&visible).map_or(visible, |e| e.key())
