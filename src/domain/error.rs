@@ -142,10 +142,12 @@ pub enum AuthFailure {
 }
 
 /// Why the CSRF check of a cookie-authenticated unsafe request failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsrfFailure {
     Missing,
     Incorrect,
+    /// The request came from this origin (`Origin`), which is not userd's nor trusted.
+    Origin(String),
 }
 
 /// A sign-in provider whose users may sign in to userd (documents 002's Google and GitHub

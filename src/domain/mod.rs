@@ -35,7 +35,7 @@ use std::{sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
-pub use self::error::{AuthFailure, Error, FieldErrors, Invalid, Result};
+pub use self::error::{AuthFailure, CsrfFailure, Error, FieldErrors, Invalid, Result};
 use self::{
     accounts::Accounts,
     api_tokens::ApiTokens,

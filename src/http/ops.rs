@@ -185,9 +185,15 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             ));
         }
         text.push_str("# HELP userd_throttle_fallbacks_total Decisions made by strict per-node limits because the shared counters could not be reached.\n");
-        text.push_str(&format!("# TYPE userd_throttle_fallbacks_total counter\nuserd_throttle_fallbacks_total {}\n", stats.fallbacks));
+        text.push_str(&format!(
+            "# TYPE userd_throttle_fallbacks_total counter\nuserd_throttle_fallbacks_total {}\n",
+            stats.fallbacks
+        ));
         text.push_str("# HELP userd_throttle_degraded 1 while the shared counters cannot be reached.\n");
-        text.push_str(&format!("# TYPE userd_throttle_degraded gauge\nuserd_throttle_degraded {}\n", u8::from(stats.degraded)));
+        text.push_str(&format!(
+            "# TYPE userd_throttle_degraded gauge\nuserd_throttle_degraded {}\n",
+            u8::from(stats.degraded)
+        ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

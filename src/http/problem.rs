@@ -189,6 +189,10 @@ impl Problem {
             Error::Csrf(CsrfFailure::Incorrect) => {
                 Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token incorrect.")
             }
+            Error::Csrf(CsrfFailure::Origin(origin)) => Problem::new(
+                StatusCode::FORBIDDEN,
+                format!("CSRF Failed: Origin checking failed - {origin} does not match any trusted origins."),
+            ),
             Error::NotFound => Problem::new(StatusCode::NOT_FOUND, "Not found."),
             Error::InvalidSignature => Problem::new(StatusCode::BAD_REQUEST, "Invalid signature"),
             Error::RateLimited { retry_after } => Problem {

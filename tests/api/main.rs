@@ -6,6 +6,7 @@ mod account;
 mod careers;
 mod cli;
 mod copy_data;
+mod defences;
 mod drf;
 mod examples;
 mod files;

@@ -26,7 +26,10 @@ pub use self::{
     picture::{PictureFormat, PictureName},
     principal::{Principal, Via},
     session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
-    social::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, UserCard},
+    social::{
+        CountersUpdate, Counts, DirectoryQuery, DirectoryState, Follow, ListPage, OrderField, Ordering, SearchTerm,
+        UserCard,
+    },
     throttle::{Action, CounterKey, Limit},
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
     user::{NewUser, ProfileUpdate, StoredIdentity, User},

@@ -8,7 +8,7 @@ mod picture;
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, FromRequest, Request, State},
+    extract::{FromRequest, Request, State},
     http::StatusCode,
     routing::{get, post, put},
 };
@@ -27,6 +27,7 @@ use crate::{
         AppState,
         auth::{Authed, ClientInfo},
         body::{Body, Input, WithFiles},
+        layers::body_limit,
     },
 };
 
@@ -41,9 +42,9 @@ pub fn router(max_picture_bytes: u64) -> Router<AppState> {
     let limit = usize::try_from(max_picture_bytes.saturating_mul(4) / 3 + 1024 * 1024).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/user/login/", post(login))
-        .route("/api/user/register/", post(register).layer(DefaultBodyLimit::max(limit)))
+        .route("/api/user/register/", post(register).layer(body_limit::<Dialect>(limit)))
         .route("/api/user/me/", get(me))
-        .route("/api/user/update/", put(update).patch(update).layer(DefaultBodyLimit::max(limit)))
+        .route("/api/user/update/", put(update).patch(update).layer(body_limit::<Dialect>(limit)))
         .route("/api/user/refresh/", post(refresh))
         .route("/api/user/media/{name}", get(media))
 }
