@@ -46,8 +46,11 @@ type Filters = (Option<SearchTerm>, Option<SearchTerm>, Option<SearchTerm>);
 #[derive(Default)]
 struct DirectoryCache {
     counts: HashMap<Filters, (u64, u64)>,
-    pages: HashMap<(Filters, Ordering, u64, u32), (u64, Vec<UserCard>)>,
+    pages: HashMap<PageKey, (u64, Vec<UserCard>)>,
 }
+
+/// A page of the directory: its filters, order, offset and size.
+type PageKey = (Filters, Ordering, u64, u32);
 
 /// Entries kept before the cache starts afresh (a few MiB at most).
 const CACHE_ENTRIES: usize = 4096;
@@ -64,11 +67,11 @@ impl DirectoryCache {
         self.counts.insert(filters, (version, n));
     }
 
-    fn page(&self, key: &(Filters, Ordering, u64, u32), version: u64) -> Option<Vec<UserCard>> {
+    fn page(&self, key: &PageKey, version: u64) -> Option<Vec<UserCard>> {
         self.pages.get(key).filter(|(v, _)| *v == version).map(|(_, cards)| cards.clone())
     }
 
-    fn keep_page(&mut self, key: (Filters, Ordering, u64, u32), version: u64, cards: Vec<UserCard>) {
+    fn keep_page(&mut self, key: PageKey, version: u64, cards: Vec<UserCard>) {
         if self.pages.len() >= CACHE_ENTRIES {
             self.pages.clear();
         }
