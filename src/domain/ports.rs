@@ -18,7 +18,7 @@ use super::{
         CounterKey, CountersUpdate, Counts, DirectoryQuery, DirectoryState, Effect, FileId, Follow, LinkedIdentity,
         ListPage, Mail, MailPurpose, MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider,
         ProviderIdentity, RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods,
-        StorageSummary, StoredFile, StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
+        StorageSummary, StoredFile, StoredIdentity, StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -78,6 +78,12 @@ pub trait UserStore: Send + Sync {
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
     /// Sets the password hash to `new` if it is still `old`; returns whether it was.
     async fn replace_password_hash(&self, user: UserId, old: &str, new: &str, now: Timestamp) -> Result<bool>;
+    /// Users whose stored e-mail or username holds a character outside ASCII, oldest
+    /// first: the only ones whose keys the Unicode normalisation can change.
+    async fn non_ascii_identities(&self) -> Result<Vec<StoredIdentity>>;
+    /// Replaces a user's look-up keys; `false` (and nothing changed) when another user
+    /// holds one of them already.
+    async fn set_identity_keys(&self, user: UserId, email_key: &str, username_key: &str) -> Result<bool>;
 }
 
 #[async_trait]

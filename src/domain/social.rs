@@ -13,7 +13,7 @@ use super::{
     error::{Error, Invalid, Result},
     model::{
         CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Ordering, Principal, SearchTerm, User, UserCard,
-        UserId,
+        UserId, Username,
     },
     ports::{DirectoryStore, FollowStore, UserStore},
 };
@@ -46,8 +46,11 @@ type Filters = (Option<SearchTerm>, Option<SearchTerm>, Option<SearchTerm>);
 #[derive(Default)]
 struct DirectoryCache {
     counts: HashMap<Filters, (u64, u64)>,
-    pages: HashMap<(Filters, Ordering, u64, u32), (u64, Vec<UserCard>)>,
+    pages: HashMap<PageKey, (u64, Vec<UserCard>)>,
 }
+
+/// A page of the directory: its filters, order, offset and size.
+type PageKey = (Filters, Ordering, u64, u32);
 
 /// Entries kept before the cache starts afresh (a few MiB at most).
 const CACHE_ENTRIES: usize = 4096;
@@ -64,11 +67,11 @@ impl DirectoryCache {
         self.counts.insert(filters, (version, n));
     }
 
-    fn page(&self, key: &(Filters, Ordering, u64, u32), version: u64) -> Option<Vec<UserCard>> {
+    fn page(&self, key: &PageKey, version: u64) -> Option<Vec<UserCard>> {
         self.pages.get(key).filter(|(v, _)| *v == version).map(|(_, cards)| cards.clone())
     }
 
-    fn keep_page(&mut self, key: (Filters, Ordering, u64, u32), version: u64, cards: Vec<UserCard>) {
+    fn keep_page(&mut self, key: PageKey, version: u64, cards: Vec<UserCard>) {
         if self.pages.len() >= CACHE_ENTRIES {
             self.pages.clear();
         }
@@ -158,7 +161,7 @@ impl Social {
     }
 
     async fn active(&self, username: &str) -> Result<User> {
-        self.directory.active_by_username(&username.trim().to_lowercase()).await?.ok_or(Error::NotFound)
+        self.directory.active_by_username(&Username::lookup_key(username)).await?.ok_or(Error::NotFound)
     }
 
     /// Follows the active user `target`; following oneself, an unknown or inactive user, or

@@ -10,9 +10,11 @@ pub mod page;
 pub mod picture;
 pub mod principal;
 pub mod session;
+pub mod similarity;
 pub mod social;
 pub mod throttle;
 pub mod types;
+pub mod unicode;
 pub mod user;
 
 pub use self::{
@@ -30,5 +32,5 @@ pub use self::{
     },
     throttle::{Action, CounterKey, Limit},
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
-    user::{NewUser, ProfileUpdate, User},
+    user::{NewUser, ProfileUpdate, StoredIdentity, User},
 };
