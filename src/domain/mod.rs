@@ -66,6 +66,9 @@ use self::{
     throttle::Throttle,
 };
 
+/// How long `/readyz` waits for the database before it answers "not ready".
+pub const READY_WITHIN: Duration = Duration::from_secs(2);
+
 /// Everything outside the domain that it runs on; one SQL store usually fills every
 /// storage slot.
 #[derive(Clone)]
@@ -234,9 +237,10 @@ impl Domain {
         })
     }
 
-    /// Whether the database answers (`/readyz`).
+    /// Whether the database answers (`/readyz`) within [`READY_WITHIN`]: a probe learns of
+    /// an outage sooner than a request, which waits for the pool's whole acquire timeout.
     pub async fn ready(&self) -> bool {
-        self.health.ping().await.is_ok()
+        matches!(tokio::time::timeout(READY_WITHIN, self.health.ping()).await, Ok(Ok(())))
     }
 
     /// Starts the background work of a serving node: revocations announced by other nodes,

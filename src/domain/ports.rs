@@ -15,10 +15,10 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        CounterKey, CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose,
-        MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken,
-        Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredKey,
-        Unlinked, User, UserCard, UserId, UserSearch,
+        CounterKey, CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail,
+        MailPurpose, MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity,
+        RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile,
+        StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };

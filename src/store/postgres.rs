@@ -14,6 +14,11 @@ use crate::domain::Result;
 /// How long the first connection may take before the start fails.
 const FIRST_CONNECTION: Duration = Duration::from_secs(5);
 
+/// The longest a request waits for a connection. With the server gone, the pool keeps
+/// retrying a refused connection until then, and the request gets 503 (`Error::Unavailable`)
+/// instead of hanging; when the server is back, the next acquire connects again.
+pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connects once to check the server, then opens the pool. The pool alone would retry a refused
 /// connection until its acquire timeout and then report only "pool timed out"; one direct
 /// connection fails within [`FIRST_CONNECTION`] and says why, in one line naming the server
@@ -30,8 +35,7 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<Db> {
             anyhow::bail!("cannot connect to {}: no answer within {} s", server(&opts), FIRST_CONNECTION.as_secs())
         }
     }
-    let pool =
-        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_lazy_with(opts);
+    let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(ACQUIRE_TIMEOUT).connect_lazy_with(opts);
     Ok(Db::Postgres(pool))
 }
 

@@ -35,10 +35,8 @@ impl ThrottleStore for SqlStore {
             return Ok(Vec::new());
         }
         // Built from the number of keys only; every value is bound.
-        let sql = format!(
-            "SELECT key, hits, window_start FROM throttle_counters WHERE key IN ({})",
-            params(keys.len())
-        );
+        let sql =
+            format!("SELECT key, hits, window_start FROM throttle_counters WHERE key IN ({})", params(keys.len()));
         let found: Vec<(String, i64, i64)> = on_pool!(&self.db, reader, |pool| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for k in keys {

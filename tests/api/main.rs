@@ -18,6 +18,7 @@ mod microservice;
 mod openapi_client;
 mod openapi_document;
 mod operations;
+mod outage;
 mod sessions;
 mod social;
 mod startup;
