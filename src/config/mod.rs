@@ -104,6 +104,9 @@ pub struct Config {
     pub event_retention: Duration,
     /// The throttling limits (`USERD_THROTTLE_*`), when `rate_limit` is on.
     pub throttle: Limits,
+    /// How long an upload may stay pending before the janitor takes it for abandoned
+    /// (`USERD_PENDING_UPLOAD_TTL`).
+    pub pending_upload_ttl: Duration,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -141,6 +144,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_SMTP_URL_FILE",
     "USERD_MAIL_FROM",
     "USERD_EVENT_RETENTION",
+    "USERD_PENDING_UPLOAD_TTL",
     "USERD_THROTTLE_LOGIN_ADDRESS",
     "USERD_THROTTLE_LOGIN_ACCOUNT_ADDRESS",
     "USERD_THROTTLE_LOGIN_ACCOUNT",
@@ -325,6 +329,12 @@ impl Config {
             Duration::from_secs(90 * 86_400),
             Duration::from_secs(100 * 365 * 86_400),
         )?;
+        let pending_upload_ttl = duration(
+            &var,
+            "USERD_PENDING_UPLOAD_TTL",
+            crate::domain::files::PENDING_UPLOAD_TTL,
+            Duration::from_secs(7 * 86_400),
+        )?;
 
         Ok(Config {
             bind,
@@ -348,6 +358,7 @@ impl Config {
             mail_from,
             event_retention,
             throttle,
+            pending_upload_ttl,
         })
     }
 }
@@ -439,6 +450,7 @@ impl std::fmt::Debug for Config {
             mail_from,
             event_retention,
             throttle,
+            pending_upload_ttl,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -462,6 +474,7 @@ impl std::fmt::Debug for Config {
             .field("mail_from", mail_from)
             .field("event_retention", event_retention)
             .field("throttle", throttle)
+            .field("pending_upload_ttl", pending_upload_ttl)
             .finish()
     }
 }

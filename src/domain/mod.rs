@@ -106,6 +106,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub billing: BillingSettings,
     pub max_upload_bytes: u64,
+    /// How long an upload may stay pending before it is taken for abandoned.
+    pub pending_upload_ttl: Duration,
     pub pictures: PictureLimits,
     pub rate_limit: bool,
     /// The limits when `rate_limit` is on.
@@ -223,7 +225,13 @@ impl Domain {
             sessions,
             identities,
             api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, events.clone(), clock.clone()),
-            files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
+            files: Files::new(
+                ports.files.clone(),
+                ports.blobs.clone(),
+                settings.max_upload_bytes,
+                settings.pending_upload_ttl,
+                clock.clone(),
+            ),
             billing: Billing::new(ports.billing.clone(), settings.billing, clock.clone()),
             outbox,
             pictures,
