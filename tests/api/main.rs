@@ -10,6 +10,7 @@ mod crash;
 mod drf;
 mod examples;
 mod files;
+mod fuzz;
 mod hostile;
 mod house;
 mod import_django;
