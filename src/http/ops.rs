@@ -121,7 +121,8 @@ Every authenticated operation accepts every credential listed in its `security`:
 personal API token (`bearer`), or the browser session cookie (`session`, with `X-CSRFToken` on unsafe \
 methods). Text limits (`maxLength`) count characters. Each surface answers errors in its own shape: \
 `{status: \"failed\", message, errors?}` for `users`, `{message, errors?}` for `account` and `files`, \
-where `errors` maps each field to its messages.";
+where `errors` maps each field to its messages. While the database is out of reach, an operation that needs it \
+answers 503 in its surface's shape with `Retry-After`.";
 
 #[derive(OpenApi)]
 #[openapi(
