@@ -110,6 +110,7 @@ pub struct StaffUserResponse {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// Part of the e-mail, username or full name, case-insensitive (`%` and `_` are literal).
     #[param(max_length = 254)]
