@@ -117,6 +117,8 @@ pub struct Application {
     router: axum::Router,
     store: Arc<SqlStore>,
     public_url: String,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    max_connections_per_client: usize,
 }
 
 impl Application {
@@ -144,8 +146,18 @@ impl Application {
         let store = open_store(&config).await?;
         let domain = build_domain(&config, store.clone(), clock).await?;
         domain.spawn_background();
+        let trusted_proxies = config.trusted_proxies.clone();
+        let max_connections_per_client = config.max_connections_per_client;
         let state = http::AppState::new(domain, config, public_url.clone());
-        Ok(Application { listeners, first, router: http::router(state), store, public_url })
+        Ok(Application {
+            listeners,
+            first,
+            router: http::router(state),
+            store,
+            public_url,
+            trusted_proxies,
+            max_connections_per_client,
+        })
     }
 
     /// The first address listened on.
@@ -167,16 +179,20 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut servers = tokio::task::JoinSet::new();
+        let proxies = http::client::TrustedProxies::new(self.trusted_proxies.clone());
         for (listener, _) in self.listeners {
-            let app = self.router.clone().into_make_service_with_connect_info::<SocketAddr>();
+            let router = self.router.clone();
+            let proxies = proxies.clone();
             let mut stopped = stopped.clone();
-            servers.spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await
-            });
+            servers.spawn(http::server::serve(
+                listener,
+                router,
+                proxies,
+                self.max_connections_per_client,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            ));
         }
         tokio::spawn(async move {
             shutdown.await;

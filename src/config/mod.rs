@@ -6,6 +6,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use self::values::parse_duration;
@@ -104,6 +105,10 @@ pub struct Config {
     pub event_retention: Duration,
     /// The throttling limits (`USERD_THROTTLE_*`), when `rate_limit` is on.
     pub throttle: Limits,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` is believed (`USERD_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Connections one client address may hold (`USERD_MAX_CONNECTIONS_PER_CLIENT`).
+    pub max_connections_per_client: usize,
     /// How long an upload may stay pending before the janitor takes it for abandoned
     /// (`USERD_PENDING_UPLOAD_TTL`).
     pub pending_upload_ttl: Duration,
@@ -152,6 +157,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_THROTTLE_PASSWORD_RESET",
     "USERD_THROTTLE_VERIFICATION_MAIL",
     "USERD_THROTTLE_PROVIDER_LOGIN",
+    "USERD_TRUSTED_PROXIES",
+    "USERD_MAX_CONNECTIONS_PER_CLIENT",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
     // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
     "USERD_TEST_POSTGRES_URL",
@@ -323,6 +330,16 @@ impl Config {
             ));
         }
         let throttle = throttle_limits(&var)?;
+        let trusted_proxies = match var("USERD_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(v) => parse_proxies(&v).map_err(|why| bad("USERD_TRUSTED_PROXIES", why))?,
+        };
+        let max_connections_per_client = match var("USERD_MAX_CONNECTIONS_PER_CLIENT") {
+            None => 128,
+            Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad("USERD_MAX_CONNECTIONS_PER_CLIENT", format!("'{v}' is not a positive number of connections"))
+            })?,
+        };
         let event_retention = duration(
             &var,
             "USERD_EVENT_RETENTION",
@@ -358,9 +375,27 @@ impl Config {
             mail_from,
             event_retention,
             throttle,
+            trusted_proxies,
+            max_connections_per_client,
             pending_upload_ttl,
         })
     }
+}
+
+/// `USERD_TRUSTED_PROXIES`: addresses or CIDRs separated by commas.
+pub fn parse_proxies(text: &str) -> Result<Vec<IpNet>, String> {
+    let mut nets = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let net = match item.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => item
+                .parse::<std::net::IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| format!("'{item}' is not an address or CIDR such as 10.0.0.0/8"))?,
+        };
+        nets.push(net.trunc());
+    }
+    Ok(nets)
 }
 
 /// `USERD_THROTTLE_*`: each `N/DURATION` (`10/1m`: at most 10 in each minute).
@@ -450,6 +485,8 @@ impl std::fmt::Debug for Config {
             mail_from,
             event_retention,
             throttle,
+            trusted_proxies,
+            max_connections_per_client,
             pending_upload_ttl,
         } = self;
         f.debug_struct("Config")
@@ -474,6 +511,8 @@ impl std::fmt::Debug for Config {
             .field("mail_from", mail_from)
             .field("event_retention", event_retention)
             .field("throttle", throttle)
+            .field("trusted_proxies", trusted_proxies)
+            .field("max_connections_per_client", max_connections_per_client)
             .field("pending_upload_ttl", pending_upload_ttl)
             .finish()
     }

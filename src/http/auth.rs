@@ -6,14 +6,14 @@ use std::{marker::PhantomData, net::SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
-    http::{HeaderMap, Method, header::AUTHORIZATION, request::Parts},
+    http::{HeaderMap, Method, header, header::AUTHORIZATION, request::Parts},
 };
 use axum_extra::extract::CookieJar;
 use secrecy::SecretString;
 
-use super::AppState;
+use super::{AppState, client::ClientAddr};
 use crate::domain::{
-    AuthFailure, Error,
+    AuthFailure, CsrfFailure, Error,
     model::{Client, Principal},
 };
 
@@ -66,6 +66,7 @@ pub async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -
     if let Some(session) = &cookie_session
         && !is_safe(method)
     {
+        check_origin(state, headers)?;
         let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
         state.domain.sessions.check_csrf(session, header)?;
     }
@@ -77,6 +78,40 @@ pub async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -
             Some(s) => Ok(s.principal),
             None => Err(Error::Unauthenticated(AuthFailure::Missing)),
         },
+    }
+}
+
+/// The second CSRF layer, beside the token: a browser's unsafe request made with a session
+/// cookie (or signing one in) must come from userd's own origin (`USERD_PUBLIC_URL`, or the
+/// request's `Host` under either scheme) or one of `USERD_CORS_ORIGINS`. Browsers name the
+/// page's origin in `Origin` on every unsafe request; without it, `Sec-Fetch-Site:
+/// cross-site` is refused. A request with neither (not a browser) is left to the token.
+pub fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
+    let refused = |origin: &str| Err(Error::Csrf(CsrfFailure::Origin(origin.chars().take(200).collect())));
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        return if site.is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) { refused("null") } else { Ok(()) };
+    };
+    let Ok(origin) = origin.to_str() else { return refused("null") };
+    let origin = origin.trim();
+    let same = |candidate: &str| candidate.trim_end_matches('/').eq_ignore_ascii_case(origin);
+    if same(url_origin(&state.public_url)) || state.config.cors_origins.iter().any(|o| same(o)) {
+        return Ok(());
+    }
+    if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
+        && (same(&format!("http://{host}")) || same(&format!("https://{host}")))
+    {
+        return Ok(());
+    }
+    refused(origin)
+}
+
+/// `scheme://host[:port]` of a URL.
+fn url_origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
     }
 }
 
@@ -124,15 +159,18 @@ where
     }
 }
 
-/// Who is asking: the client's address as the listener saw it (proxies' headers are not
-/// trusted) and its `User-Agent`, for throttling and security events.
+/// Who is asking: the client's address (the peer's, or the one trusted proxies forwarded
+/// for: see [`super::client`]) and its `User-Agent`, for throttling and security events.
 pub struct ClientInfo(pub Client);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let ip = match parts.extensions.get::<ClientAddr>() {
+            Some(ClientAddr(ip)) => Some(*ip),
+            None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+        };
         let agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
         Ok(ClientInfo(Client::new(ip, agent)))
     }

@@ -29,6 +29,7 @@ use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
+    timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer},
     trace::TraceLayer,
 };
 use tracing::Span;
@@ -36,6 +37,7 @@ use tracing::Span;
 use super::{
     AppState, MAX_JSON_BYTES,
     problem::{self, ApiError, Detail, Dialect},
+    server,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -95,6 +97,9 @@ pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> 
     let mut router = router
         .fallback_service(fallback)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        // A body that trickles in is cut (its reader then fails as a malformed body).
+        .layer(RequestBodyTimeoutLayer::new(server::BODY_IDLE_TIMEOUT))
+        .layer(RequestBodyDeadlineLayer::new(server::BODY_DEADLINE))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
@@ -251,6 +256,73 @@ fn method_not_allowed<D: Dialect>(method: Method, allow: Option<HeaderValue>) ->
         res.headers_mut().insert(header::ALLOW, allow);
     }
     res
+}
+
+/// A route's body limit: axum's [`DefaultBodyLimit`] for what is read, and a refusal of a
+/// body whose `Content-Length` declares more before a byte of it is read, so no
+/// `100 Continue` invites a client to send gigabytes that would only be counted and dropped.
+pub fn body_limit<D: Dialect>(limit: usize) -> (DefaultBodyLimit, DeclaredLimit<D>) {
+    (DefaultBodyLimit::max(limit), DeclaredLimit { limit, dialect: std::marker::PhantomData })
+}
+
+/// The `Content-Length` half of [`body_limit`].
+pub struct DeclaredLimit<D> {
+    limit: usize,
+    dialect: std::marker::PhantomData<fn() -> D>,
+}
+
+impl<D> Clone for DeclaredLimit<D> {
+    fn clone(&self) -> Self {
+        DeclaredLimit { limit: self.limit, dialect: self.dialect }
+    }
+}
+
+impl<D, S> tower::Layer<S> for DeclaredLimit<D> {
+    type Service = DeclaredLength<D, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeclaredLength { inner, limit: self.limit, dialect: self.dialect }
+    }
+}
+
+/// The service made by [`DeclaredLimit`].
+pub struct DeclaredLength<D, S> {
+    inner: S,
+    limit: usize,
+    dialect: std::marker::PhantomData<fn() -> D>,
+}
+
+impl<D, S: Clone> Clone for DeclaredLength<D, S> {
+    fn clone(&self) -> Self {
+        DeclaredLength { inner: self.inner.clone(), limit: self.limit, dialect: self.dialect }
+    }
+}
+
+impl<D, S> Service<Request> for DeclaredLength<D, S>
+where
+    D: Dialect,
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limit as u64) {
+            let res = ApiError::<D>::from(super::body::BodyError::TooLarge).into_response();
+            return futures_util::future::Either::Left(ready(Ok(res)));
+        }
+        futures_util::future::Either::Right(self.inner.call(req))
+    }
 }
 
 #[cfg(test)]

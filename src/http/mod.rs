@@ -4,10 +4,12 @@
 
 pub mod auth;
 pub mod body;
+pub mod client;
 mod layers;
 mod ops;
 pub mod paging;
 pub mod problem;
+pub mod server;
 pub mod surfaces;
 
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::body::BodyError;
 use crate::domain::{
     AuthFailure, Error, FieldErrors, Invalid,
-    error::{CsrfFailure, Feature, Provider},
+    error::{CsrfFailure, Feature, Provider, UserAttribute},
 };
 
 /// `Retry-After` of a 503 while the database cannot be reached: the pool's bounded wait for a
@@ -41,6 +41,18 @@ pub fn drf_message(why: &Invalid) -> String {
         }
         Invalid::PasswordTooCommon => "This password is too common.".into(),
         Invalid::PasswordNumeric => "This password is entirely numeric.".into(),
+        // userd's own rule, worded as Django's numeric one is.
+        Invalid::PasswordWhitespace => "This password is entirely whitespace.".into(),
+        // Django's sentence, with its fields' verbose names.
+        Invalid::PasswordTooSimilar { attribute } => {
+            let name = match attribute {
+                UserAttribute::Username => "username",
+                UserAttribute::FirstName => "first name",
+                UserAttribute::LastName => "last name",
+                UserAttribute::Email => "email address",
+            };
+            format!("The password is too similar to the {name}.")
+        }
         Invalid::PasswordMismatch => "Passwords do not match.".into(),
         Invalid::TimeZone { given } => format!("'{given}' is not a known IANA time zone."),
         Invalid::Choice { given } => format!("\"{given}\" is not a valid choice."),
@@ -186,6 +198,10 @@ impl Problem {
             Error::Csrf(CsrfFailure::Incorrect) => {
                 Problem::new(StatusCode::FORBIDDEN, "CSRF Failed: CSRF token incorrect.")
             }
+            Error::Csrf(CsrfFailure::Origin(origin)) => Problem::new(
+                StatusCode::FORBIDDEN,
+                format!("CSRF Failed: Origin checking failed - {origin} does not match any trusted origins."),
+            ),
             Error::NotFound => Problem::new(StatusCode::NOT_FOUND, "Not found."),
             Error::InvalidSignature => Problem::new(StatusCode::BAD_REQUEST, "Invalid signature"),
             Error::RateLimited { retry_after } => Problem {

@@ -6,7 +6,7 @@ use axum::{
     Json, Router,
     body::Body,
     extract::{
-        DefaultBodyLimit, Multipart, State,
+        Multipart, State,
         multipart::{Field, MultipartRejection},
     },
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -27,6 +27,7 @@ use crate::{
         AppState,
         auth::Authed,
         body::{self, BodyError, Format, PathParam, QueryParams},
+        layers::body_limit,
         paging::PageQuery,
     },
 };
@@ -37,7 +38,7 @@ pub fn router(max_upload_bytes: u64) -> Router<AppState> {
     // Room for the multipart framing around the file itself; the exact limit is the domain's.
     let limit = usize::try_from(max_upload_bytes.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
     Router::new()
-        .route("/api/files/", get(list).post(upload).layer(DefaultBodyLimit::max(limit)))
+        .route("/api/files/", get(list).post(upload).layer(body_limit::<super::account::Dialect>(limit)))
         .route("/api/files/{id}/", get(metadata).delete(delete))
         .route("/api/files/{id}/content/", get(content))
 }

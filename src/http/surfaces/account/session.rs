@@ -3,7 +3,7 @@
 use axum::{
     Json, Router,
     extract::State,
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -20,7 +20,7 @@ use crate::{
     },
     http::{
         AppState,
-        auth::{Authed, CSRF_COOKIE, ClientInfo, SESSION_COOKIE},
+        auth::{self, Authed, CSRF_COOKIE, ClientInfo, SESSION_COOKIE},
         body::{Body, Input},
     },
 };
@@ -104,6 +104,7 @@ fn secure(state: &AppState) -> bool {
         (status = 200, body = SignInResponse, description = "Signed in: the user and the CSRF token; `Set-Cookie` carries `sessionid` and `csrftoken`"),
         (status = 400, body = MessageResponse, description = "Validation failed: a field is missing, blank or not text; `errors` says which"),
         (status = 401, body = MessageResponse, description = "`Invalid email or password.` (also for unknown and inactive accounts)"),
+        (status = 403, body = MessageResponse, description = "`CSRF Failed: Origin checking failed - … does not match any trusted origins.`: sent by a page of another origin"),
         (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 415, body = MessageResponse, description = "Body is not JSON, a URL-encoded form or multipart"),
         (status = 429, body = MessageResponse, description = "Too many attempts; `Retry-After` says when to try again"),
@@ -112,8 +113,11 @@ pub async fn sign_in(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
     jar: CookieJar,
+    headers: HeaderMap,
     Body(req, ..): Body<SignInRequest, ApiError>,
 ) -> Result<Response, ApiError> {
+    // A page elsewhere must not sign the browser in to an account of its choosing.
+    auth::check_origin(&state, &headers)?;
     let SignIn(name, password) = req.try_into()?;
     let session = state.domain.accounts.sign_in_browser(&client, &name, &password).await?;
     let max_age = cookie::time::Duration::seconds(i64::try_from(session.lifetime.as_secs()).unwrap_or(i64::MAX));
