@@ -84,6 +84,7 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         tokens: TokenSettings { alg: config.jwt_alg, access_ttl: config.access_ttl, refresh_ttl: config.refresh_ttl },
         billing: billing(config)?,
         max_upload_bytes: config.max_upload_bytes,
+        pending_upload_ttl: config.pending_upload_ttl,
         pictures: domain::pictures::PictureLimits::default(),
         rate_limit: config.rate_limit,
         throttle: config.throttle,

@@ -111,6 +111,9 @@ pub struct Config {
     pub max_connections_per_client: usize,
     /// Database connections per node (`USERD_DB_POOL`); `None`: userd's default.
     pub db_pool: Option<u32>,
+    /// How long an upload may stay pending before the janitor takes it for abandoned
+    /// (`USERD_PENDING_UPLOAD_TTL`).
+    pub pending_upload_ttl: Duration,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -148,6 +151,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_SMTP_URL_FILE",
     "USERD_MAIL_FROM",
     "USERD_EVENT_RETENTION",
+    "USERD_PENDING_UPLOAD_TTL",
     "USERD_THROTTLE_LOGIN_ADDRESS",
     "USERD_THROTTLE_LOGIN_ACCOUNT_ADDRESS",
     "USERD_THROTTLE_LOGIN_ACCOUNT",
@@ -352,6 +356,12 @@ impl Config {
             Duration::from_secs(90 * 86_400),
             Duration::from_secs(100 * 365 * 86_400),
         )?;
+        let pending_upload_ttl = duration(
+            &var,
+            "USERD_PENDING_UPLOAD_TTL",
+            crate::domain::files::PENDING_UPLOAD_TTL,
+            Duration::from_secs(7 * 86_400),
+        )?;
 
         Ok(Config {
             bind,
@@ -378,6 +388,7 @@ impl Config {
             trusted_proxies,
             max_connections_per_client,
             db_pool,
+            pending_upload_ttl,
         })
     }
 }
@@ -488,6 +499,7 @@ impl std::fmt::Debug for Config {
             trusted_proxies,
             max_connections_per_client,
             db_pool,
+            pending_upload_ttl,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -514,6 +526,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", trusted_proxies)
             .field("max_connections_per_client", max_connections_per_client)
             .field("db_pool", db_pool)
+            .field("pending_upload_ttl", pending_upload_ttl)
             .finish()
     }
 }

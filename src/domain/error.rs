@@ -226,6 +226,11 @@ pub enum Error {
     /// provider).
     #[error("last way to sign in")]
     LastSignInMethod,
+    /// The database cannot be reached (refused, cut off, shutting down, out of
+    /// connections, or no connection within the pool's bounded wait). Worth retrying: the
+    /// store reconnects by itself when the database returns.
+    #[error("database unavailable")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -19,8 +19,25 @@ use super::{
     ports::{BlobStore, FileStore},
 };
 
-/// Pending uploads older than this are considered abandoned.
-const ABANDONED_AFTER: Duration = Duration::from_secs(6 * 3600);
+/// How long a pending upload may last before the janitor takes it for abandoned (a node
+/// killed mid-upload never marks it available nor removes it): `USERD_PENDING_UPLOAD_TTL`.
+pub const PENDING_UPLOAD_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// Staging bytes that belong to no file (a picture's, written in one piece in milliseconds)
+/// are removed once they are this old: no write lasts that long.
+const STRAY_STAGING_AFTER: Duration = Duration::from_secs(3600);
+
+/// Where a file's bytes are kept: `u<owner>/<id>`.
+fn storage_key(owner: UserId, id: &FileId) -> String {
+    format!("u{}/{}", owner.0, id.0)
+}
+
+/// The file whose bytes `key` holds, if it is a file's key.
+fn file_of_key(key: &str) -> Option<(UserId, FileId)> {
+    let (owner, id) = key.strip_prefix('u')?.split_once('/')?;
+    let owner = owner.parse().ok().filter(|_| owner.bytes().all(|b| b.is_ascii_digit()))?;
+    (!id.is_empty() && !id.contains('/')).then(|| (UserId(owner), FileId(id.to_string())))
+}
 
 /// A file name safe to store and to echo in headers: the last path segment, without
 /// control characters, at most 255 characters.
@@ -78,6 +95,7 @@ pub struct Files {
     files: Arc<dyn FileStore>,
     blobs: Arc<dyn BlobStore>,
     max_upload_bytes: u64,
+    pending_ttl: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -86,9 +104,10 @@ impl Files {
         files: Arc<dyn FileStore>,
         blobs: Arc<dyn BlobStore>,
         max_upload_bytes: u64,
+        pending_ttl: Duration,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Files { files, blobs, max_upload_bytes, clock }
+        Files { files, blobs, max_upload_bytes, pending_ttl, clock }
     }
 
     /// Streams an upload to storage; never holds the whole file in memory.
@@ -105,7 +124,7 @@ impl Files {
     {
         let id = FileId(crypto::random_token(16)?);
         let mut file = StoredFile {
-            storage_key: format!("u{}/{}", owner.0, id.0),
+            storage_key: storage_key(owner, &id),
             id,
             owner,
             name: clean_file_name(name),
@@ -194,9 +213,10 @@ impl Files {
         self.files.storage_summary(owner).await
     }
 
-    /// Removes uploads a crash left pending.
+    /// Removes uploads a crash left pending: rows pending for longer than the pending
+    /// upload TTL, with whatever bytes they had.
     pub async fn purge_abandoned_uploads(&self) -> Result<usize> {
-        let before = clock::before(self.clock.now(), ABANDONED_AFTER);
+        let before = clock::before(self.clock.now(), self.pending_ttl);
         let stale = self.files.stale_pending(before).await?;
         for f in &stale {
             remove(self.files.as_ref(), self.blobs.as_ref(), &f.id, &f.storage_key).await;
@@ -204,16 +224,54 @@ impl Files {
         Ok(stale.len())
     }
 
-    /// Removes abandoned uploads every ten minutes.
+    /// Removes the bytes of unfinished uploads that no upload will finish (local disk's
+    /// staging files; see `BlobStore::unfinished`). Staging bytes of a file are kept only
+    /// while the file is pending and they were written within the pending upload TTL: that
+    /// is an upload still running, on this node or on another sharing the disk. A file's row
+    /// is written before its first byte, so bytes whose file is gone or available are left
+    /// over and removed at once. Staging bytes of no file (a picture's) are removed after an
+    /// hour, which no write of one takes.
+    pub async fn purge_unfinished_bytes(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let mut removed = 0;
+        for unfinished in self.blobs.unfinished().await? {
+            let running = match file_of_key(&unfinished.key) {
+                Some((owner, id)) => {
+                    unfinished.modified >= clock::before(now, self.pending_ttl)
+                        && self.files.file(owner, &id).await?.is_some_and(|f| f.status == FileStatus::Pending)
+                }
+                None => unfinished.modified >= clock::before(now, STRAY_STAGING_AFTER),
+            };
+            if !running {
+                self.blobs.remove_unfinished(&unfinished).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// One round of the janitor: abandoned uploads, then unfinished bytes.
+    pub async fn sweep(&self) {
+        match self.purge_abandoned_uploads().await {
+            Ok(n) if n > 0 => tracing::info!(uploads = n, "removed abandoned uploads"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging abandoned uploads failed"),
+        }
+        match self.purge_unfinished_bytes().await {
+            Ok(n) if n > 0 => tracing::info!(files = n, "removed the bytes of unfinished uploads"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "removing the bytes of unfinished uploads failed"),
+        }
+    }
+
+    /// Runs the janitor at start and every ten minutes.
     pub fn spawn_background(&self) {
         let this = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(600));
             loop {
                 tick.tick().await;
-                if let Err(e) = this.purge_abandoned_uploads().await {
-                    tracing::warn!(error = %e, "purging abandoned uploads failed");
-                }
+                this.sweep().await;
             }
         });
     }
@@ -231,6 +289,15 @@ mod tests {
         assert_eq!(clean_file_name(""), "file");
         assert_eq!(clean_file_name(".."), "file");
         assert_eq!(clean_file_name(".env"), "env");
+    }
+
+    #[test]
+    fn a_files_key_names_its_owner_and_id_and_nothing_else_does() {
+        let id = FileId("3q2-7wK1x0yZ9bVfA4mN8g".into());
+        assert_eq!(file_of_key(&storage_key(UserId(42), &id)), Some((UserId(42), id)));
+        for other in ["pictures/abc.png", "u/abc", "u12", "u12/", "u12/a/b", "ux/abc", "u+1/abc", "abc"] {
+            assert_eq!(file_of_key(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ use self::{
     throttle::Throttle,
 };
 
+/// How long `/readyz` waits for the database before it answers "not ready".
+pub const READY_WITHIN: Duration = Duration::from_secs(2);
+
 /// Everything outside the domain that it runs on; one SQL store usually fills every
 /// storage slot.
 #[derive(Clone)]
@@ -104,6 +107,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub billing: BillingSettings,
     pub max_upload_bytes: u64,
+    /// How long an upload may stay pending before it is taken for abandoned.
+    pub pending_upload_ttl: Duration,
     pub pictures: PictureLimits,
     pub rate_limit: bool,
     /// The limits when `rate_limit` is on.
@@ -232,7 +237,13 @@ impl Domain {
             sessions,
             identities,
             api_tokens: ApiTokens::new(ports.api_tokens.clone(), token_sealer, events.clone(), clock.clone()),
-            files: Files::new(ports.files.clone(), ports.blobs.clone(), settings.max_upload_bytes, clock.clone()),
+            files: Files::new(
+                ports.files.clone(),
+                ports.blobs.clone(),
+                settings.max_upload_bytes,
+                settings.pending_upload_ttl,
+                clock.clone(),
+            ),
             billing: Billing::new(ports.billing.clone(), settings.billing, clock.clone()),
             outbox,
             pictures,
@@ -246,9 +257,10 @@ impl Domain {
         })
     }
 
-    /// Whether the database answers (`/readyz`).
+    /// Whether the database answers (`/readyz`) within [`READY_WITHIN`]: a probe learns of
+    /// an outage sooner than a request, which waits for the pool's whole acquire timeout.
     pub async fn ready(&self) -> bool {
-        self.health.ping().await.is_ok()
+        matches!(tokio::time::timeout(READY_WITHIN, self.health.ping()).await, Ok(Ok(())))
     }
 
     /// Starts the background work of a serving node: revocations announced by other nodes,

@@ -141,8 +141,26 @@ pub trait FileStore: Send + Sync {
 pub trait BlobStore: Send + Sync {
     async fn writer(&self, key: &str) -> Result<Box<dyn BlobWriter>>;
     async fn read(&self, key: &str) -> Result<BoxStream<'static, std::io::Result<Bytes>>>;
-    /// Deletes the bytes; a missing object is not an error.
+    /// Deletes the bytes, and those of an unfinished upload to `key`; a missing object is
+    /// not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// The bytes of uploads that never finished and that the store keeps out of sight: on
+    /// local disk, the `<key>#<n>` staging files a killed process leaves behind. Empty for
+    /// S3, whose incomplete multipart uploads the bucket's lifecycle rule removes.
+    async fn unfinished(&self) -> Result<Vec<Unfinished>>;
+    /// Removes one of [`BlobStore::unfinished`]'s; one already gone is not an error.
+    async fn remove_unfinished(&self, unfinished: &Unfinished) -> Result<()>;
+}
+
+/// The bytes of an upload that never finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    /// The key the upload was writing to.
+    pub key: String,
+    /// When its bytes were last written.
+    pub modified: Timestamp,
+    /// Where the store keeps them (opaque to the domain).
+    pub location: String,
 }
 
 #[async_trait]

@@ -6,14 +6,14 @@
 use std::marker::PhantomData;
 
 use axum::{
-    extract::{FromRequest, Multipart, Request},
-    http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
+    extract::{FromRequest, FromRequestParts, Multipart, Path, Request},
+    http::{HeaderMap, StatusCode, header::CONTENT_TYPE, request::Parts},
 };
 use bytes::Bytes;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use crate::domain::{FieldErrors, Invalid, model::types};
+use crate::domain::{Error, FieldErrors, Invalid, model::types};
 
 /// Why a body could not be read; each surface renders it in its own shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,11 @@ pub enum BodyError {
     Malformed(Format),
     TooLarge,
     NotAnObject(&'static str),
+    /// A query string the endpoint's query type cannot hold.
+    Query,
+    /// A text field or query parameter holding U+0000, which no text userd keeps may hold
+    /// (PostgreSQL cannot store it).
+    NullCharacter,
 }
 
 /// The body formats userd reads.
@@ -57,7 +62,9 @@ impl BodyError {
         match self {
             BodyError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyError::Malformed(_) | BodyError::NotAnObject(_) => StatusCode::BAD_REQUEST,
+            BodyError::Malformed(_) | BodyError::NotAnObject(_) | BodyError::Query | BodyError::NullCharacter => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 
@@ -72,6 +79,9 @@ impl BodyError {
             }
             BodyError::TooLarge => "Request body is too large.".into(),
             BodyError::NotAnObject(kind) => format!("Invalid data. Expected a dictionary, but got {kind}."),
+            BodyError::Query => "Invalid query string.".into(),
+            // Django REST framework's `ProhibitNullCharactersValidator`.
+            BodyError::NullCharacter => "Null characters are not allowed.".into(),
         }
     }
 }
@@ -121,11 +131,19 @@ pub async fn read_fields<S: Send + Sync>(req: Request, state: &S) -> Result<Map<
     if bytes.is_empty() {
         return Ok(Map::new());
     }
-    match format {
-        Some(Format::Json) => json_object(&bytes),
-        Some(Format::Form) => Ok(form_fields(&bytes)),
-        _ => Err(BodyError::UnsupportedMediaType(sent)),
-    }
+    let fields = match format {
+        Some(Format::Json) => json_object(&bytes)?,
+        Some(Format::Form) => form_fields(&bytes),
+        _ => return Err(BodyError::UnsupportedMediaType(sent)),
+    };
+    refuse_null_characters(&fields)?;
+    Ok(fields)
+}
+
+/// Refuses text fields holding U+0000, as Django REST framework's `CharField` does.
+fn refuse_null_characters(fields: &Map<String, Value>) -> Result<(), BodyError> {
+    let has_null = fields.values().any(|v| matches!(v, Value::String(s) if s.contains('\0')));
+    if has_null { Err(BodyError::NullCharacter) } else { Ok(()) }
 }
 
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, BodyError> {
@@ -139,6 +157,50 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, BodyError> {
             _ => "null",
         })),
         Err(_) => Err(BodyError::Malformed(Format::Json)),
+    }
+}
+
+/// The query string read into `T`, whose fields are `Option<String>`, as Django's
+/// `QueryDict` reads it: the last value of a repeated name wins, invalid escapes and UTF-8
+/// are replaced, so no query string is refused for its form; `E` is the surface's error
+/// type, whose 400 answers a request type that asks for more. (axum's own `Query` refuses a
+/// repeated name with a plain-text 400 in no surface's shape.)
+pub struct QueryParams<T, E>(pub T, pub PhantomData<E>);
+
+impl<T, E, S> FromRequestParts<S> for QueryParams<T, E>
+where
+    T: DeserializeOwned,
+    E: From<BodyError> + axum::response::IntoResponse,
+    S: Send + Sync,
+{
+    type Rejection = E;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let fields = form_fields(parts.uri.query().unwrap_or("").as_bytes());
+        refuse_null_characters(&fields)?;
+        serde_json::from_value(Value::Object(fields))
+            .map(|t| QueryParams(t, PhantomData))
+            .map_err(|_| BodyError::Query.into())
+    }
+}
+
+/// The route's one path parameter, as text. A parameter whose escapes are not UTF-8, or that
+/// holds U+0000, names nothing userd keeps: the surface's 404 (axum's own `Path` answers a
+/// plain-text 400, and PostgreSQL refuses U+0000 with an error).
+pub struct PathParam<E>(pub String, pub PhantomData<E>);
+
+impl<E, S> FromRequestParts<S> for PathParam<E>
+where
+    E: From<Error> + axum::response::IntoResponse,
+    S: Send + Sync,
+{
+    type Rejection = E;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(value)) if !value.contains('\0') => Ok(PathParam(value, PhantomData)),
+            _ => Err(Error::NotFound.into()),
+        }
     }
 }
 
@@ -228,6 +290,7 @@ async fn read_multipart_with<S: Send + Sync>(
         let text = field.text().await.map_err(failed)?;
         fields.insert(name, Value::String(text));
     }
+    refuse_null_characters(&fields)?;
     Ok((fields, files))
 }
 

@@ -121,7 +121,8 @@ Every authenticated operation accepts every credential listed in its `security`:
 personal API token (`bearer`), or the browser session cookie (`session`, with `X-CSRFToken` on unsafe \
 methods). Text limits (`maxLength`) count characters. Each surface answers errors in its own shape: \
 `{status: \"failed\", message, errors?}` for `users`, `{message, errors?}` for `account` and `files`, \
-where `errors` maps each field to its messages.";
+where `errors` maps each field to its messages. While the database is out of reach, an operation that needs it \
+answers 503 in its surface's shape with `Retry-After`.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -138,13 +139,48 @@ struct RootDoc;
 /// The OpenAPI document of every surface.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = RootDoc::openapi();
-    doc.merge(surfaces::jwt::openapi());
-    doc.merge(surfaces::account::Doc::openapi());
-    doc.merge(surfaces::files::Doc::openapi());
-    doc.merge(surfaces::microservice::Doc::openapi());
-    doc.merge(surfaces::careers::Doc::openapi());
-    doc.merge(surfaces::staff::Doc::openapi());
+    // Each surface's operations may answer 503 while the database is out of reach, in that
+    // surface's error shape.
+    doc.merge(unavailable(surfaces::jwt::openapi(), "ErrorResponse"));
+    doc.merge(unavailable(surfaces::account::Doc::openapi(), "MessageResponse"));
+    doc.merge(unavailable(surfaces::files::Doc::openapi(), "MessageResponse"));
+    doc.merge(unavailable(surfaces::microservice::Doc::openapi(), "DetailResponse"));
+    doc.merge(unavailable(surfaces::careers::Doc::openapi(), "CareersDetail"));
+    doc.merge(unavailable(surfaces::staff::Doc::openapi(), "ErrorResponse"));
     doc.merge(OpsDoc::openapi());
+    doc
+}
+
+/// Operations that never reach the database, so never answer 503: a fixed answer, and
+/// picture bytes read from file storage by their immutable name.
+const NO_DATABASE: [&str; 2] = ["users_status", "microservice_media"];
+
+/// `doc` with a 503 response on every operation that reaches the database, its body the
+/// surface's error schema `schema`, with the `Retry-After` header.
+fn unavailable(mut doc: utoipa::openapi::OpenApi, schema: &str) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder};
+    let retry_after = HeaderBuilder::new()
+        .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer)))
+        .description(Some("Seconds to wait before trying again"))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(
+            "The database cannot be reached for now: `Service temporarily unavailable, try again later.`, \
+             within a bounded wait (about 5 s); `Retry-After` says when to try again",
+        )
+        .header("Retry-After", retry_after)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build())
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let operations =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head];
+        for op in operations.into_iter().flatten() {
+            if op.operation_id.as_deref().is_some_and(|id| NO_DATABASE.contains(&id)) {
+                continue;
+            }
+            op.responses.responses.entry("503".into()).or_insert_with(|| response.clone().into());
+        }
+    }
     doc
 }
 

@@ -18,6 +18,10 @@ use crate::domain::{
     error::{CsrfFailure, Feature, Provider, UserAttribute},
 };
 
+/// `Retry-After` of a 503 while the database cannot be reached: the pool's bounded wait for a
+/// connection, so a client retrying then finds a reconnected node or another 503 soon.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
 /// Django REST framework's (and Django's validators') sentence for a refused value.
 pub fn drf_message(why: &Invalid) -> String {
     match why {
@@ -121,6 +125,11 @@ pub trait Dialect: Send + Sync + 'static {
             Provider::GitHub => "GitHub",
         };
         format!("{name} sign-in failed. Please try again.")
+    }
+
+    /// The database cannot be reached for now (Django REST framework's `ServiceUnavailable`).
+    fn unavailable() -> &'static str {
+        "Service temporarily unavailable, try again later."
     }
 
     /// The document's name of a domain field.
@@ -239,6 +248,10 @@ impl Problem {
                 StatusCode::BAD_REQUEST,
                 "This is the only way left to sign in to this account: set a password or link another provider first.",
             ),
+            Error::Unavailable => Problem {
+                retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+                ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, D::unavailable())
+            },
             Error::Internal(e) => {
                 // The cause stays in the log (with the request id of the enclosing span).
                 tracing::error!(error = ?e, "internal error");

@@ -114,9 +114,37 @@ impl Health for SqlStore {
     }
 }
 
-/// Storage failures are internal errors: logged with the request, never shown to clients.
+/// The one place where a storage failure gets its kind. A database that cannot be reached
+/// is [`Error::Unavailable`] (503 with `Retry-After`: worth retrying); anything else is an
+/// internal error. Either way the cause is logged with the request, never shown to clients.
 pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    if unreachable(&e) {
+        tracing::warn!(error = %e, "database unreachable");
+        return Error::Unavailable;
+    }
     Error::Internal(anyhow::Error::new(e).context("database"))
+}
+
+/// Whether `e` says the database cannot be reached now, rather than that a statement failed:
+/// no connection within the pool's bounded wait, a closed pool, a socket or TLS failure, or
+/// one of PostgreSQL's "cannot serve" SQLSTATEs.
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // Only PostgreSQL's codes are SQLSTATEs; SQLite's are its own numbers.
+        sqlx::Error::Database(d) => {
+            d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some_and(|pg| unreachable_sqlstate(pg.code()))
+        }
+        _ => false,
+    }
+}
+
+/// Class 08 (connection exceptions), 57P01–57P05 (administrator or crash shutdown, cannot
+/// connect now, idle-session timeout), 53300 (too many connections), and 3D000 (the database
+/// does not exist: dropped under a running node, and the answer a new connection gets until it
+/// is back).
+fn unreachable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P0") || code == "53300" || code == "3D000"
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -129,4 +157,44 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
 
 pub(crate) fn from_micros(v: i64) -> Timestamp {
     Timestamp::from_microsecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_failed_statement_is_internal() {
+        let cases: [(sqlx::Error, bool, &str); 7] = [
+            (sqlx::Error::PoolTimedOut, true, "no connection within the acquire timeout"),
+            (sqlx::Error::PoolClosed, true, "shutting down"),
+            (std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(), true, "refused"),
+            (std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into(), true, "cut off"),
+            (sqlx::Error::RowNotFound, false, "a query's own outcome"),
+            (sqlx::Error::Protocol("unexpected message".into()), false, "a driver bug is not an outage"),
+            (sqlx::Error::ColumnNotFound("x".into()), false, "a wrong query"),
+        ];
+        for (e, unavailable, why) in cases {
+            assert_eq!(matches!(db_err(e), Error::Unavailable), unavailable, "{why}");
+        }
+    }
+
+    #[test]
+    fn postgres_sqlstates_of_a_server_that_cannot_serve_are_unavailable() {
+        let cases = [
+            ("08006", true, "connection_failure"),
+            ("08001", true, "sqlclient_unable_to_establish_sqlconnection"),
+            ("57P01", true, "admin_shutdown"),
+            ("57P03", true, "cannot_connect_now"),
+            ("53300", true, "too_many_connections"),
+            ("3D000", true, "the database was dropped"),
+            ("23505", false, "unique_violation"),
+            ("42601", false, "syntax_error"),
+            ("57014", false, "query_canceled (a statement timeout) is the statement's"),
+            ("53100", false, "disk_full is not an outage a retry fixes soon"),
+        ];
+        for (code, unavailable, why) in cases {
+            assert_eq!(unreachable_sqlstate(code), unavailable, "{code}: {why}");
+        }
+    }
 }

@@ -14,6 +14,11 @@ use crate::domain::Result;
 /// How long the first connection may take before the start fails.
 const FIRST_CONNECTION: Duration = Duration::from_secs(5);
 
+/// The longest a request waits for a connection. With the server gone, the pool keeps
+/// retrying a refused connection until then, and the request gets 503 (`Error::Unavailable`)
+/// instead of hanging; when the server is back, the next acquire connects again.
+pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connects once to check the server, then opens the pool. The pool alone would retry a refused
 /// connection until its acquire timeout and then report only "pool timed out"; one direct
 /// connection fails within [`FIRST_CONNECTION`] and says why, in one line naming the server
@@ -35,7 +40,7 @@ pub(super) async fn connect(url: &str, pool: Option<u32>) -> anyhow::Result<Db> 
     }
     let pool = PgPoolOptions::new()
         .max_connections(pool.unwrap_or(DEFAULT_POOL))
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(opts);
     Ok(Db::Postgres(pool))
 }

@@ -6,9 +6,8 @@ use axum::{
     Json, Router,
     body::Body,
     extract::{
-        Multipart, Path, Query, State,
+        Multipart, State,
         multipart::{Field, MultipartRejection},
-        rejection::QueryRejection,
     },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -27,7 +26,7 @@ use crate::{
     http::{
         AppState,
         auth::Authed,
-        body::{self, BodyError, Format},
+        body::{self, BodyError, Format, PathParam, QueryParams},
         layers::body_limit,
         paging::PageQuery,
     },
@@ -169,9 +168,8 @@ async fn upload(
 async fn list(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    QueryParams(query, ..): QueryParams<PageQuery, ApiError>,
 ) -> Result<Json<FileList>, ApiError> {
-    let Query(query) = query.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Invalid query string."))?;
     let page = PageRequest::try_from(query)?;
     let found = state.domain.files.list(p.user_id(), &page).await?;
     let next =
@@ -194,7 +192,7 @@ async fn list(
 async fn metadata(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
 ) -> Result<Json<FileOut>, ApiError> {
     Ok(Json((&state.domain.files.file(p.user_id(), &FileId(id)).await?).into()))
 }
@@ -213,7 +211,7 @@ async fn metadata(
 async fn content(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
 ) -> Result<Response, ApiError> {
     let (file, stream) = state.domain.files.file_content(p.user_id(), &FileId(id)).await?;
     let mut res = Body::from_stream(stream).into_response();
@@ -267,7 +265,7 @@ fn content_disposition(name: &str) -> String {
 async fn delete(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
 ) -> Result<StatusCode, ApiError> {
     state.domain.files.delete(p.user_id(), &FileId(id)).await?;
     Ok(StatusCode::NO_CONTENT)

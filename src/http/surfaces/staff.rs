@@ -5,7 +5,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::State,
     routing::{get, patch, post},
 };
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, ClientInfo},
-        body::{Body, Input},
+        body::{Body, Input, PathParam, QueryParams},
         paging::PageQuery,
     },
 };
@@ -110,6 +110,7 @@ pub struct StaffUserResponse {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// Part of the e-mail, username or full name, case-insensitive (`%` and `_` are literal).
     #[param(max_length = 254)]
@@ -141,7 +142,7 @@ fn one(message: &'static str, user: User) -> Json<StaffUserResponse> {
 async fn users(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Query(q): Query<UsersQuery>,
+    QueryParams(q, ..): QueryParams<UsersQuery, ApiError>,
 ) -> Result<Json<StaffUsersResponse>, ApiError> {
     let page =
         PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref()).map_err(|(f, why)| FieldErrors::single(f, why))?;
@@ -172,7 +173,7 @@ async fn users(
 async fn user(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
 ) -> Result<Json<StaffUserResponse>, ApiError> {
     Ok(one("User", state.domain.staff.user(&p, user_id(&id)?).await?))
 }
@@ -191,8 +192,8 @@ async fn user(
 async fn events(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    PathParam(id, ..): PathParam<ApiError>,
+    QueryParams(q, ..): QueryParams<PageQuery, ApiError>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     let page = PageRequest::try_from(q)?;
     Ok(events_response(state.domain.staff.events(&p, user_id(&id)?, &page).await?))
@@ -217,7 +218,7 @@ async fn deactivate(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
 ) -> Result<Json<StaffUserResponse>, ApiError> {
     Ok(one("User deactivated", state.domain.staff.set_active(&p, user_id(&id)?, false, &client).await?))
 }
@@ -236,7 +237,7 @@ async fn reactivate(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
 ) -> Result<Json<StaffUserResponse>, ApiError> {
     Ok(one("User reactivated", state.domain.staff.set_active(&p, user_id(&id)?, true, &client).await?))
 }
@@ -301,7 +302,7 @@ pub struct CountersResponse {
 async fn counters(
     State(state): State<AppState>,
     Authed(p, ..): Authed<ApiError>,
-    Path(id): Path<String>,
+    PathParam(id, ..): PathParam<ApiError>,
     Body(req, ..): Body<CountersRequest, ApiError>,
 ) -> Result<Json<CountersResponse>, ApiError> {
     let id = id.parse::<i64>().map(UserId).map_err(|_| crate::domain::Error::NotFound)?;

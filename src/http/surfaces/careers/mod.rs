@@ -7,7 +7,7 @@ mod social;
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{get, patch, post},
 };
@@ -24,7 +24,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, ClientInfo},
-        body::{Body, Input},
+        body::{Body, Input, PathParam},
         surfaces::microservice::picture_url,
     },
 };
@@ -550,7 +550,10 @@ async fn stats(State(state): State<AppState>, Authed(p, ..): Auth) -> Result<Jso
         (status = 200, body = Profile, description = "The profile with counts"),
         (status = 404, body = CareersDetail, description = "`Not found.` (also inactive users)"),
     ))]
-async fn profile(State(state): State<AppState>, Path(username): Path<String>) -> Result<Json<Profile>, ApiError> {
+async fn profile(
+    State(state): State<AppState>,
+    PathParam(username, ..): PathParam<ApiError>,
+) -> Result<Json<Profile>, ApiError> {
     let (user, counts) = state.domain.social.profile(&username).await?;
     Ok(Json(Profile {
         id: user.id.0,

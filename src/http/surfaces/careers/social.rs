@@ -2,7 +2,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, rejection::QueryRejection},
+    extract::State,
     http::StatusCode,
     routing::{delete, get, post},
 };
@@ -18,7 +18,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, MaybeAuthed},
-        body::{Body, Input},
+        body::{Body, Input, PathParam, QueryParams},
         surfaces::microservice::picture_url,
     },
 };
@@ -130,10 +130,6 @@ fn batches(size: Option<&str>, number: Option<&str>, default: u32, max: u32, err
     (size, number)
 }
 
-fn query_error(_: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "Invalid query string.")
-}
-
 /// The user directory: search, filters, ordering and batches over active users.
 ///
 /// Public; `is_following` is relative to the caller when credentials are sent.
@@ -147,9 +143,8 @@ fn query_error(_: QueryRejection) -> ApiError {
 pub async fn directory(
     State(state): State<AppState>,
     MaybeAuthed(viewer, ..): MaybeAuthed<ApiError>,
-    params: Result<Query<DirectoryParams>, QueryRejection>,
+    QueryParams(p, ..): QueryParams<DirectoryParams, ApiError>,
 ) -> Result<Json<DirectoryResponse>, ApiError> {
-    let Query(p) = params.map_err(query_error)?;
     let mut errors = FieldErrors::new();
     let (batch_size, batch_number) = batches(
         p.batch_size.as_deref(),
@@ -249,7 +244,7 @@ pub async fn follow(
 pub async fn unfollow(
     State(state): State<AppState>,
     Authed(p, ..): Auth,
-    Path(username): Path<String>,
+    PathParam(username, ..): PathParam<ApiError>,
 ) -> Result<Json<CareersMessage>, ApiError> {
     let name = state.domain.social.unfollow(&p, &username).await?;
     Ok(Json(CareersMessage { message: format!("Stopped following {name}") }))
@@ -266,8 +261,7 @@ pub struct ListParams {
     batch_number: Option<String>,
 }
 
-fn list_page(params: Result<Query<ListParams>, QueryRejection>) -> Result<ListPage, ApiError> {
-    let Query(p) = params.map_err(query_error)?;
+fn list_page(p: ListParams) -> Result<ListPage, ApiError> {
     let mut errors = FieldErrors::new();
     let (size, number) =
         batches(p.batch_size.as_deref(), p.batch_number.as_deref(), ListPage::DEFAULT_SIZE, 1000, &mut errors);
@@ -301,7 +295,7 @@ pub struct CardList {
 pub async fn my_following(
     State(state): State<AppState>,
     Authed(p, ..): Auth,
-    params: Result<Query<ListParams>, QueryRejection>,
+    QueryParams(params, ..): QueryParams<ListParams, ApiError>,
 ) -> Result<Json<FollowList>, ApiError> {
     let page = list_page(params)?;
     let (follows, count) = state.domain.social.my_follows(&p, page).await?;
@@ -313,7 +307,7 @@ async fn connections(
     viewer: Option<UserId>,
     username: &str,
     followers: bool,
-    params: Result<Query<ListParams>, QueryRejection>,
+    params: ListParams,
 ) -> Result<Json<CardList>, ApiError> {
     let page = list_page(params)?;
     let (cards, count) = state.domain.social.connections(username, followers, viewer, page).await?;
@@ -331,8 +325,8 @@ async fn connections(
 pub async fn followers(
     State(state): State<AppState>,
     MaybeAuthed(viewer, ..): MaybeAuthed<ApiError>,
-    Path(username): Path<String>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    PathParam(username, ..): PathParam<ApiError>,
+    QueryParams(params, ..): QueryParams<ListParams, ApiError>,
 ) -> Result<Json<CardList>, ApiError> {
     connections(state, viewer.map(|v| v.user_id()), &username, true, params).await
 }
@@ -348,8 +342,8 @@ pub async fn followers(
 pub async fn following(
     State(state): State<AppState>,
     MaybeAuthed(viewer, ..): MaybeAuthed<ApiError>,
-    Path(username): Path<String>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    PathParam(username, ..): PathParam<ApiError>,
+    QueryParams(params, ..): QueryParams<ListParams, ApiError>,
 ) -> Result<Json<CardList>, ApiError> {
     connections(state, viewer.map(|v| v.user_id()), &username, false, params).await
 }

@@ -5,7 +5,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -27,7 +27,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, ClientInfo},
-        body::{Body, Input},
+        body::{Body, Input, QueryParams},
         paging::PageQuery,
         surfaces::microservice::picture_url,
     },
@@ -389,7 +389,7 @@ pub fn events_response(page: Page<SecurityEvent>) -> Json<EventsResponse> {
 async fn events(
     State(state): State<AppState>,
     Authed(p, ..): Auth,
-    Query(q): Query<PageQuery>,
+    QueryParams(q, ..): QueryParams<PageQuery, ApiError>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     let page = PageRequest::try_from(q)?;
     Ok(events_response(state.domain.events.list(p.user_id(), &page).await?))

@@ -4,7 +4,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::State,
     routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use crate::{
     http::{
         AppState,
         auth::{Authed, ClientInfo},
-        body::{Body, Input},
+        body::{Body, Input, PathParam},
         problem::Dialect as _,
     },
 };
@@ -206,7 +206,7 @@ async fn unlink(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
     Authed(principal, ..): Auth,
-    Path(provider): Path<String>,
+    PathParam(provider, ..): PathParam<ApiError>,
 ) -> Result<Json<StatusResponse>, ApiError> {
     let provider = Provider::parse(&provider).ok_or(Error::NotFound)?;
     state.domain.identities.unlink(&principal, provider, &client).await?;

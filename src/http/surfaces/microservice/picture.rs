@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::{
     body::Body as ResponseBody,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -15,7 +15,10 @@ use bytes::Bytes;
 use super::{ApiError, DetailResponse, TAG};
 use crate::{
     domain::{Error, FieldErrors, Invalid, model::PictureName, pictures::Prepared},
-    http::{AppState, body::FilePart, body::Input},
+    http::{
+        AppState,
+        body::{FilePart, Input, PathParam},
+    },
 };
 
 /// What a request says about the picture.
@@ -119,7 +122,10 @@ pub struct PictureBytes(Vec<u8>);
             content((PictureBytes = "image/png"), (PictureBytes = "image/jpeg"))),
         (status = 404, body = DetailResponse, description = "`Not found.`"),
     ))]
-pub async fn media(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn media(
+    State(state): State<AppState>,
+    PathParam(name, ..): PathParam<ApiError>,
+) -> Result<Response, ApiError> {
     let name = PictureName::parse(&name).ok_or(Error::NotFound)?;
     let stream = state.domain.pictures.content(&name).await?;
     let mut res = ResponseBody::from_stream(stream).into_response();
