@@ -145,6 +145,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(surfaces::careers::Doc::openapi());
     doc.merge(surfaces::staff::Doc::openapi());
     doc.merge(OpsDoc::openapi());
+    doc.merge(super::web::Doc::openapi());
     doc
 }
 

@@ -45,10 +45,11 @@ pub fn router() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(me, token, regenerate, storage, settings, session::sign_in, session::sign_out, stripe::checkout, stripe::webhook),
+    paths(me, token, regenerate, storage, settings, session::current, session::sign_in, session::sign_out, stripe::checkout, stripe::webhook),
     components(schemas(
         MeResponse, TokenResponse, StorageResponse, SettingsRequest, SettingsResponse, SettingsDetails,
         UpdatedSettings, MessageResponse, session::SignInRequest, session::SignInResponse, session::SessionUser,
+        session::CurrentSession, session::CurrentUser,
         stripe::CheckoutRequest, stripe::CheckoutResponse, stripe::StripeEvent, stripe::StripeEventData,
         stripe::WebhookResponse
     )),

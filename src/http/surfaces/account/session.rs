@@ -5,7 +5,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::get,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
@@ -22,11 +22,12 @@ use crate::{
         AppState,
         auth::{self, Authed, CSRF_COOKIE, ClientInfo, SESSION_COOKIE},
         body::{Body, Input},
+        surfaces::microservice::picture_url,
     },
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/users/session/", post(sign_in).delete(sign_out))
+    Router::new().route("/api/users/session/", get(current).post(sign_in).delete(sign_out))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -90,6 +91,75 @@ impl TryFrom<SignInRequest> for SignIn {
         let (name, password) = errors.into_result(name.zip(password))?;
         Ok(SignIn(name, password))
     }
+}
+
+/// The signed-in browser's user, as the web app starts from it.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentSession {
+    user: CurrentUser,
+}
+
+/// The user of a browser session, with what the web app needs to draw its pages.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentUser {
+    #[schema(example = "kq3Xb8n2T6mJ0wZp5RyH4g")]
+    external_id: String,
+    /// The numeric id document 003 shows and follows by.
+    #[schema(example = 42)]
+    id: i64,
+    #[schema(example = "user@example.com", max_length = 254)]
+    email: String,
+    email_verified: bool,
+    #[schema(example = "user", max_length = 150)]
+    username: String,
+    #[schema(example = "John", max_length = 150)]
+    first_name: String,
+    #[schema(example = "Doe", max_length = 150)]
+    last_name: String,
+    /// Absolute URL of the profile picture (or the avatar link), `null` without one.
+    #[schema(example = "http://127.0.0.1:8000/api/user/media/3q2-7wK1x0yZ9bVfA4mN8g.png")]
+    picture: Option<String>,
+    /// The IANA time zone, `null` when not set.
+    #[schema(example = "Europe/Paris")]
+    tz: Option<String>,
+    /// The plan Stripe reports the user subscribed to, `null` on the free plan.
+    #[schema(example = "pro")]
+    plan: Option<String>,
+    /// Stripe's subscription status (`active`, `past_due`, `canceled`, …), `null` without one.
+    #[schema(example = "active")]
+    subscription_status: Option<String>,
+    /// Whether the staff endpoints (`/api/staff/`) answer this user.
+    is_staff: bool,
+}
+
+/// The browser session's user.
+///
+/// Only the session cookie answers: a bearer token is refused, as on sign-out.
+#[utoipa::path(get, path = "/api/users/session/", tag = TAG, operation_id = "account_session_current", security(("session" = [])),
+    responses(
+        (status = 200, body = CurrentSession, description = "The signed-in user"),
+        (status = 401, body = MessageResponse, description = "No live session cookie (`Not authenticated`)"),
+    ))]
+pub async fn current(State(state): State<AppState>, Authed(p, ..): Authed<ApiError>) -> Result<Json<CurrentSession>, ApiError> {
+    if p.via() != Via::Cookie {
+        return Err(Error::Unauthenticated(AuthFailure::Missing).into());
+    }
+    let u = p.user();
+    let user = CurrentUser {
+        external_id: u.external_id.0.clone(),
+        id: u.id.0,
+        email: u.email.clone(),
+        email_verified: u.email_verified,
+        username: u.username.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        picture: picture_url(u.avatar.as_deref(), &state.public_url),
+        tz: u.tz.clone(),
+        plan: u.plan.clone(),
+        subscription_status: u.subscription_status.clone(),
+        is_staff: u.is_staff,
+    };
+    Ok(Json(CurrentSession { user }))
 }
 
 fn secure(state: &AppState) -> bool {
