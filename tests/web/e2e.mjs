@@ -58,6 +58,7 @@ fs.mkdirSync(SHOTS, { recursive: true });
 async function shot(page, name) {
   for (const s of SIZES) {
     await page.setViewportSize({ width: s.width, height: s.height });
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.waitForTimeout(150);
     await page.screenshot({ path: path.join(SHOTS, `${name}-${s.tag}.png`), fullPage: true, animations: 'disabled' });
   }
@@ -387,7 +388,7 @@ try {
     await page.getByRole('heading', { name: '1 person matching “grace”' }).waitFor();
     const follow = page.getByRole('button', { name: 'Follow Grace Hopper' });
     await follow.click();
-    await page.getByRole('button', { name: 'Unfollow Grace Hopper' }).waitFor();
+    await page.getByRole('button', { name: 'Following Grace Hopper', pressed: true }).waitFor();
     const profile = await api('GET', '/careers/users/grace/');
     assertEq(profile.body.followers_count, 1, 'grace has a follower');
     await page.getByLabel('Order by').selectOption('-created_at');
@@ -399,7 +400,7 @@ try {
     await page.getByRole('heading', { name: 'Grace Hopper' }).waitFor();
     await page.getByRole('tab', { name: /Followers/ }).waitFor();
     await page.getByRole('tabpanel').getByText('@ada').waitFor();
-    await page.getByRole('button', { name: 'Unfollow Grace Hopper' }).waitFor();
+    await page.getByRole('button', { name: 'Following Grace Hopper', pressed: true }).waitFor();
     await shot(page, 'person');
     await page.goto(`${BASE}/people/ada`);
     await page.getByRole('tab', { name: /Following/ }).click();
@@ -431,7 +432,7 @@ try {
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     const seen = await page.evaluate(() => window.__progress);
     assert(seen.some((v) => v > 0 && v < 100), `progress moved: ${seen.join(',')}`);
-    const row = page.getByRole('row', { name: /engine-notes\.bin/ });
+    const row = page.getByRole('listitem').filter({ hasText: 'engine-notes.bin' });
     await row.waitFor();
     await page.getByText('3.0 MB').first().waitFor();
     const href = await row.getByRole('link', { name: 'Download engine-notes.bin' }).getAttribute('href');

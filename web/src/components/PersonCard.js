@@ -31,7 +31,8 @@ export function FollowButton({ person, onChange, small = true }) {
   const name = displayName(person);
   return html`<span class="follow">
     <${Button} variant=${following ? 'secondary' : 'primary'} small=${small} busy=${busy} onClick=${toggle}
-      aria-pressed=${following ? 'true' : 'false'} aria-label=${`${following ? 'Unfollow' : 'Follow'} ${name}`}>
+      aria-pressed=${following ? 'true' : 'false'} aria-label=${`${following ? 'Following' : 'Follow'} ${name}`}
+      title=${following ? `Stop following ${name}` : undefined}>
       ${following ? 'Following' : 'Follow'}
     <//>
     ${error ? html`<span class="field-error" role="alert">${error}</span>` : null}

@@ -11,6 +11,12 @@ import { PageHeader, Section } from '../components/Page.js';
 import * as api from '../api/endpoints.js';
 import { formatBytes, formatCount, formatTime } from '../models/format.js';
 
+/** A short label for the file's icon: its extension, or "file". */
+function extension(name) {
+  const m = /\.([A-Za-z0-9]{1,4})$/.exec(name);
+  return m ? m[1] : 'file';
+}
+
 function Uploader({ onUploaded }) {
   const { config } = useSession();
   const notify = useNotify();
@@ -127,21 +133,19 @@ export function Files() {
     <${Section} id="files" title="Your files" description=${files ? formatCount(count, 'file', 'files') : null}>
       ${!files && !error ? html`<${Loading} />` : null}
       ${files && files.length === 0 ? html`<${Empty} title="No files yet">Upload one above; only you can see it.<//>` : null}
-      ${files && files.length ? html`<div class="table-wrap"><table class="table">
-        <caption class="visually-hidden">Your files, newest first</caption>
-        <thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col" class="hide-narrow">Uploaded</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
-        <tbody>${files.map((f) => html`<tr key=${f.id}>
-          <td class="file-name"><span>${f.name}</span>${f.status !== 'available' ? html` <${Badge} tone="warning">${f.status}<//>` : null}
-            <span class="muted show-narrow">${formatTime(f.created_at, user.tz)}</span></td>
-          <td class="nowrap">${formatBytes(f.size)}</td>
-          <td class="hide-narrow nowrap">${formatTime(f.created_at, user.tz)}</td>
-          <td class="actions">
+      ${files && files.length ? html`<ul class="files" aria-label="Your files, newest first">${files.map((f) => html`<li key=${f.id} class="file-row">
+          <span class="file-icon" aria-hidden="true">${extension(f.name)}</span>
+          <div class="file-text">
+            <span class="file-name">${f.name}</span>
+            <span class="muted">${formatBytes(f.size)} · ${formatTime(f.created_at, user.tz)}</span>
+            ${f.status !== 'available' ? html` <${Badge} tone="warning">${f.status}<//>` : null}
+          </div>
+          <div class="file-actions">
             ${f.status === 'available' ? html`<a class="btn btn-secondary btn-small" href=${api.fileContentUrl(f.id)} download=${f.name}
               aria-label=${`Download ${f.name}`}>Download</a>` : null}
             <${Button} variant="danger-outline" small onClick=${() => setDeleting(f)} aria-label=${`Delete ${f.name}`}>Delete<//>
-          </td>
-        </tr>`)}</tbody>
-      </table></div>` : null}
+          </div>
+        </li>`)}</ul>` : null}
       ${next ? html`<p class="center"><${Button} variant="secondary" onClick=${more}>Show more<//></p>` : null}
     <//>
     <${ConfirmDialog} open=${Boolean(deleting)} title="Delete this file?" confirmLabel="Delete" busy=${busy}

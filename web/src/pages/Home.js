@@ -53,7 +53,7 @@ export function Home() {
       subtitle=${welcome ? 'Your account is ready. Here is everything in one place.' : 'Your account at a glance.'} />
     <${VerifyBanner} />
     <${Alert}>${error}<//>
-    <div class="grid">
+    <div class="grid grid-3">
       <section class="card profile-summary" aria-labelledby="summary-title">
         <div class="summary-head">
           <${Avatar} user=${user} size=${64} />
@@ -67,8 +67,8 @@ export function Home() {
           <div><dt>Following</dt><dd>${data.profile.following_count}</dd></div>
           <div><dt>Posts</dt><dd>${data.profile.posts_count}</dd></div>
         </dl>` : html`<${Loading} />`}
-        <p><${Link} href="/profile" class="btn btn-secondary btn-small">Edit profile<//>
-          <${Link} href=${`/people/${encodeURIComponent(user.username)}`} class="btn btn-ghost btn-small">See your public page<//></p>
+        <div class="summary-actions"><${Link} href="/profile" class="btn btn-secondary btn-small">Edit profile<//>
+          <${Link} href=${`/people/${encodeURIComponent(user.username)}`} class="btn btn-ghost btn-small">See your public page<//></div>
       </section>
       <section class="card" aria-labelledby="storage-title">
         <h2 id="storage-title">Storage</h2>

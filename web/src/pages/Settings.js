@@ -23,10 +23,10 @@ function TimeZoneSection() {
   const [chosen, setChosen] = useState(user.tz || '');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const shown = useMemo(() => {
+  const { found, shown } = useMemo(() => {
     const found = filterZones(zones, term);
     // The chosen zone stays in the list, so the list always shows what is selected.
-    return chosen && !found.includes(chosen) ? [chosen, ...found] : found;
+    return { found, shown: chosen && !found.includes(chosen) ? [chosen, ...found] : found };
   }, [term, chosen]);
   const save = async (e) => {
     e.preventDefault();
@@ -52,7 +52,7 @@ function TimeZoneSection() {
           onInput=${(e) => setTerm(e.currentTarget.value)} aria-controls="tz-list" autocomplete="off" />
       </div>
       <div class=${`field${error ? ' has-error' : ''}`}>
-        <label for="tz-list">Time zone <span class="muted">(${formatCount(shown.length, 'match', 'matches')})</span></label>
+        <label for="tz-list">Time zone <span class="muted">(${term.trim() ? formatCount(found.length, 'match', 'matches') : formatCount(found.length, 'zone', 'zones')})</span></label>
         <select id="tz-list" name="tz" size="8" value=${chosen} onChange=${(e) => setChosen(e.currentTarget.value)}
           aria-invalid=${error ? 'true' : undefined} aria-describedby=${error ? 'tz-error' : undefined}>
           ${shown.slice(0, 400).map((z) => html`<option key=${z} value=${z}>${z.replace(/_/g, ' ')}${z === chosen || shown.length < 60 ? `  (${offsetOf(z)})` : ''}</option>`)}
@@ -109,7 +109,7 @@ function TokenSection() {
     }
   };
   return html`<${Section} id="token" title="API access token"
-      description="Use it as Authorization: Bearer <token> to call the API as yourself. Treat it like a password.">
+      description=${html`Send it as <code>Authorization: Bearer …</code> to call the API as yourself. Treat it like a password.`}>
     <${Alert}>${error}<//>
     <div class="token-row">
       <label for="api-token" class="visually-hidden">API access token</label>
