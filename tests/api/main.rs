@@ -24,3 +24,4 @@ mod social;
 mod startup;
 mod store;
 mod stripe;
+mod web;

@@ -20,6 +20,8 @@ const STAFF_PASSWORD = need('STAFF_PASSWORD');
 const SHOTS = process.env.SCREENSHOT_DIR || 'target/web-screenshots';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const PASSWORD = 'correct-horse-battery-1';
+// Set when userd has Google, GitHub (a local fake) and Stripe (a local fake) configured.
+const CONFIGURED = process.env.E2E_PROVIDERS === '1';
 const SIZES = [{ width: 1280, height: 800, tag: 'desktop' }, { width: 390, height: 844, tag: 'phone' }];
 
 function need(name) {
@@ -367,7 +369,7 @@ try {
     await page.goto(`${BASE}/settings`);
     await page.getByRole('heading', { name: 'Recent security events' }).waitFor();
     await page.getByText('API token regenerated').waitFor();
-    await page.getByText('Paid plans are not offered on this server.').waitFor();
+    await page.getByText(CONFIGURED ? 'Upgrade to Pro' : 'Paid plans are not offered on this server.').waitFor();
     await page.getByText('No provider linked').waitFor();
     await page.getByLabel('Current password').fill('wrong password');
     await page.getByLabel('New password', { exact: true }).fill('another-long-passphrase');
@@ -375,6 +377,19 @@ try {
     await page.getByRole('button', { name: 'Change password' }).click();
     await page.locator('#current-password-error').waitFor();
   });
+
+  if (CONFIGURED) {
+    await check('the upgrade button opens Stripe Checkout for the plan', async () => {
+      // Stripe's page is outside this machine's network: the browser is answered here.
+      await page.route('https://checkout.stripe.com/**', (route) =>
+        route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Stripe Checkout</title><h1>Stripe Checkout (test)</h1>' }));
+      await page.goto(`${BASE}/settings#plan`);
+      await page.getByRole('button', { name: 'Upgrade to Pro' }).click();
+      await page.waitForURL(/^https:\/\/checkout\.stripe\.com\/c\/pay\/cs_test_/);
+      await page.getByRole('heading', { name: 'Stripe Checkout (test)' }).waitFor();
+      await page.unroute('https://checkout.stripe.com/**');
+    });
+  }
 
   await check('people: search, order, page and follow someone', async () => {
     await page.goto(`${BASE}/people`);
@@ -564,6 +579,31 @@ try {
     await p.screenshot({ path: path.join(SHOTS, 'menu-phone.png'), fullPage: false });
     await staff.close();
   });
+
+  if (CONFIGURED) {
+    await check('sign in with GitHub: the provider sends the browser back, and a session starts', async () => {
+      const guest = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const p = await guest.newPage();
+      watch(p, 'github');
+      await p.goto(`${BASE}/signin`);
+      await p.getByRole('button', { name: 'Continue with Google' }).waitFor();
+      await p.getByRole('button', { name: 'Continue with GitHub' }).click();
+      await p.getByRole('heading', { name: 'Overview' }).waitFor();
+      assertEq(new URL(p.url()).pathname, '/', 'back on the overview');
+      await p.getByText('@octo').first().waitFor();
+      const stored = await p.evaluate(() => [localStorage.length, sessionStorage.length]);
+      assertEq(JSON.stringify(stored), '[0,0]', 'nothing kept in web storage');
+      await p.goto(`${BASE}/settings#providers`);
+      await p.getByText('octo@example.com · linked').waitFor();
+      await p.getByText('Your account signs in through a provider and has no password yet.').waitFor();
+      await shot(p, 'settings-github');
+      // A callback whose state this browser did not set is refused.
+      await p.goto(`${BASE}/auth/github?code=forged&state=forged`);
+      await p.getByText('This sign-in did not start here').waitFor();
+      await shot(p, 'auth-callback-refused');
+      await guest.close();
+    });
+  }
 
   await check('keyboard: the skip link and the sign-in form work without a mouse', async () => {
     const guest = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -16,6 +16,7 @@ use crate::{
     domain::{
         AuthFailure, Error, FieldErrors, Invalid,
         accounts::LoginName,
+        sessions::web::WebSession,
         model::{Password, Via},
     },
     http::{
@@ -190,18 +191,23 @@ pub async fn sign_in(
     auth::check_origin(&state, &headers)?;
     let SignIn(name, password) = req.try_into()?;
     let session = state.domain.accounts.sign_in_browser(&client, &name, &password).await?;
+    Ok(signed_in(&state, jar, session))
+}
+
+/// The answer of every browser sign-in: the session and CSRF cookies, and the user.
+pub(super) fn signed_in(state: &AppState, jar: CookieJar, session: WebSession) -> Response {
     let max_age = cookie::time::Duration::seconds(i64::try_from(session.lifetime.as_secs()).unwrap_or(i64::MAX));
     let sid = Cookie::build((SESSION_COOKIE, session.cookie_value().to_string()))
         .path("/")
         .http_only(true)
-        .secure(secure(&state))
+        .secure(secure(state))
         .same_site(SameSite::Lax)
         .max_age(max_age)
         .build();
     // Readable by the web app's JavaScript, which echoes it in `X-CSRFToken`.
     let csrf = Cookie::build((CSRF_COOKIE, session.csrf_token.clone()))
         .path("/")
-        .secure(secure(&state))
+        .secure(secure(state))
         .same_site(SameSite::Lax)
         .max_age(max_age)
         .build();
@@ -217,7 +223,7 @@ pub async fn sign_in(
             last_name: user.last_name.clone(),
         },
     };
-    Ok((jar.add(sid).add(csrf), Json(body)).into_response())
+    (jar.add(sid).add(csrf), Json(body)).into_response()
 }
 
 /// Signs the browser out.
