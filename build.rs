@@ -23,7 +23,9 @@ fn main() {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
     };
-    let mut table = String::from("/// Every file of `web/`: its path below `web/` and its bytes.\npub static FILES: &[(&str, &[u8])] = &[\n");
+    let mut table = String::from(
+        "/// Every file of `web/`: its path below `web/` and its bytes.\npub static FILES: &[(&str, &[u8])] = &[\n",
+    );
     for (rel, path) in &files {
         feed(rel.as_bytes());
         feed(&fs::read(path).expect("read a web file"));

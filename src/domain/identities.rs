@@ -90,7 +90,13 @@ impl Identities {
         }
     }
 
-    async fn provider_sign_in(&self, client: &Client, provider: Provider, credential: &str, kind: Kind) -> Result<Started> {
+    async fn provider_sign_in(
+        &self,
+        client: &Client,
+        provider: Provider,
+        credential: &str,
+        kind: Kind,
+    ) -> Result<Started> {
         self.throttle.attempt(Action::ProviderLogin, client.ip).await?;
         let identity = self.provider(provider).identify(credential, self.clock.now()).await?;
         let Some(email) = identity.verified_email.clone() else {
@@ -114,7 +120,13 @@ impl Identities {
         Err(anyhow::anyhow!("concurrent sign-ins of one identity kept colliding").into())
     }
 
-    async fn sign_in(&self, identity: &ProviderIdentity, email: &Email, client: &Client, kind: Kind) -> Result<Started> {
+    async fn sign_in(
+        &self,
+        identity: &ProviderIdentity,
+        email: &Email,
+        client: &Client,
+        kind: Kind,
+    ) -> Result<Started> {
         let provider = identity.provider;
         let now = self.clock.now();
         let detail = Some(provider.as_str());
@@ -165,7 +177,13 @@ impl Identities {
 
     /// Adds a session of `kind` to `tx` and commits; then delivers the revocation `tx`
     /// queued, if any.
-    async fn start_session(&self, mut tx: Box<dyn Tx>, user: User, revoked: Option<Queued>, kind: Kind) -> Result<Started> {
+    async fn start_session(
+        &self,
+        mut tx: Box<dyn Tx>,
+        user: User,
+        revoked: Option<Queued>,
+        kind: Kind,
+    ) -> Result<Started> {
         let user_id = user.id;
         let (session, started) = match kind {
             Kind::Jwt => {

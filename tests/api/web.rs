@@ -74,7 +74,9 @@ async fn the_app_page_forbids_inline_code_and_framing_and_is_revalidated_while_i
     let get = |name: &str| h.get(name).map(|v| v.to_str().expect("ascii").to_string());
     assert_eq!(get("content-security-policy").as_deref(), Some(APP_POLICY));
     let csp = get("content-security-policy").expect("csp");
-    for needed in ["script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "connect-src 'self'", "base-uri 'none'"] {
+    for needed in
+        ["script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "connect-src 'self'", "base-uri 'none'"]
+    {
         assert!(csp.contains(needed), "{needed} in {csp}");
     }
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
@@ -224,14 +226,17 @@ fn cookies_of(res: &reqwest::Response) -> String {
 async fn provider_sessions_start_browser_sessions(backend: Backend) {
     let Some((app, google, github)) = with_providers(backend).await else { return };
     // Google: a new user, signed in with the cookie; no token in the answer.
-    let res = app.post_json("/api/users/session/google/", &json!({"token": google.token("g-1", "ada@example.com")}), None).await;
+    let res = app
+        .post_json("/api/users/session/google/", &json!({"token": google.token("g-1", "ada@example.com")}), None)
+        .await;
     let cookie = cookies_of(&res);
     let body = json_of(res, StatusCode::OK).await;
     assert_eq!(body["user"]["email"], "ada@example.com");
     assert!(body.get("data").is_none() && body.get("tokens").is_none(), "no token pair: {body}");
     let res = app.client.get(app.url(SESSION)).header(header::COOKIE, &cookie).send().await.expect("send");
     assert_eq!(json_of(res, StatusCode::OK).await["user"]["email"], "ada@example.com");
-    let res = app.client.get(app.url("/api/users/identities/")).header(header::COOKIE, &cookie).send().await.expect("send");
+    let res =
+        app.client.get(app.url("/api/users/identities/")).header(header::COOKIE, &cookie).send().await.expect("send");
     assert_eq!(json_of(res, StatusCode::OK).await["data"]["identities"][0]["provider"], "google");
 
     // GitHub: the person's verified primary address links or creates the account.
@@ -254,8 +259,14 @@ async fn provider_sessions_start_browser_sessions(backend: Backend) {
         let body: Value = res.json().await.expect("json");
         assert!(body["message"].is_string(), "{why}: the account surface's shape: {body}");
     }
-    let res = app.client.post(app.url("/api/users/session/google/")).header(header::ORIGIN, "https://evil.example")
-        .json(&json!({"token": google.token("g-2", "eve@example.com")})).send().await.expect("send");
+    let res = app
+        .client
+        .post(app.url("/api/users/session/google/"))
+        .header(header::ORIGIN, "https://evil.example")
+        .json(&json!({"token": google.token("g-2", "eve@example.com")}))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "a page elsewhere cannot sign the browser in");
 }
 
@@ -349,7 +360,8 @@ async fn the_web_app_works_end_to_end_in_chromium() {
         .env("E2E_PROVIDERS", "1")
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
     // The browser runs while this test's runtime keeps serving userd.
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").expect("run node tests/web/e2e.mjs");
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").expect("run node tests/web/e2e.mjs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Shown with --nocapture, and on failure.

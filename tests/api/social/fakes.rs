@@ -262,10 +262,7 @@ async fn access_token(
 
 /// GitHub's authorize page, already approved: straight back to `redirect_uri` with a code
 /// for the person set by [`FakeGitHub::authorize_as`] and the client's `state`.
-async fn authorize(
-    State(inner): State<Arc<Mutex<GitHubInner>>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn authorize(State(inner): State<Arc<Mutex<GitHubInner>>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let mut inner = inner.lock().expect("lock");
     let (Some(person), Some(redirect)) = (inner.authorizing.clone(), q.get("redirect_uri")) else {
         return (StatusCode::BAD_REQUEST, "no one to authorize, or no redirect_uri").into_response();

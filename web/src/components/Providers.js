@@ -45,8 +45,8 @@ export function ProviderButtons() {
   return html`<div class="providers">
     <div class="divider"><span>or</span></div>
     ${providers.google ? html`<button type="button" class="btn btn-secondary btn-block provider provider-google" onClick=${() => goGoogle(providers.google)}>
-      <span class="provider-icon" aria-hidden="true">G</span><span>Continue with Google</span></button>` : null}
+      <span class="provider-icon provider-icon-google" aria-hidden="true">G</span><span>Continue with Google</span></button>` : null}
     ${providers.github ? html`<button type="button" class="btn btn-secondary btn-block provider provider-github" onClick=${() => goGitHub(providers.github)}>
-      <span class="provider-icon" aria-hidden="true">⌥</span><span>Continue with GitHub</span></button>` : null}
+      <span class="provider-icon provider-icon-github" aria-hidden="true"></span><span>Continue with GitHub</span></button>` : null}
   </div>`;
 }

@@ -203,8 +203,8 @@ function PasswordSection({ hasPassword }) {
   };
   if (hasPassword === false) {
     return html`<${Section} id="password" title="Password">
-      <p>Your account signs in through a provider and has no password yet. To set one, use
-        <${Link} href="/forgot-password">the password reset page<//>.</p>
+      <p>Your account signs in through a provider and has no password yet.
+        To set one, use <${Link} href="/forgot-password">the password reset page<//>.</p>
     <//>`;
   }
   const anyField = error && Object.keys(error.fields || {}).length > 0;

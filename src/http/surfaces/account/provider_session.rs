@@ -3,13 +3,7 @@
 //! and CSRF cookies the web app signs in with instead of a token pair, so no token ever
 //! reaches the page.
 
-use axum::{
-    Router,
-    extract::State,
-    http::HeaderMap,
-    response::Response,
-    routing::post,
-};
+use axum::{Router, extract::State, http::HeaderMap, response::Response, routing::post};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -30,9 +24,7 @@ const MAX_TOKEN_CHARS: usize = 8192;
 const MAX_CODE_CHARS: usize = 512;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users/session/google/", post(google))
-        .route("/api/users/session/github/", post(github))
+    Router::new().route("/api/users/session/google/", post(google)).route("/api/users/session/github/", post(github))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -16,8 +16,8 @@ use crate::{
     domain::{
         AuthFailure, Error, FieldErrors, Invalid,
         accounts::LoginName,
-        sessions::web::WebSession,
         model::{Password, Via},
+        sessions::web::WebSession,
     },
     http::{
         AppState,
@@ -141,7 +141,10 @@ pub struct CurrentUser {
         (status = 200, body = CurrentSession, description = "The signed-in user"),
         (status = 401, body = MessageResponse, description = "No live session cookie (`Not authenticated`)"),
     ))]
-pub async fn current(State(state): State<AppState>, Authed(p, ..): Authed<ApiError>) -> Result<Json<CurrentSession>, ApiError> {
+pub async fn current(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+) -> Result<Json<CurrentSession>, ApiError> {
     if p.via() != Via::Cookie {
         return Err(Error::Unauthenticated(AuthFailure::Missing).into());
     }
