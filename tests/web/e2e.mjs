@@ -249,7 +249,7 @@ try {
     await shot(page, 'signin-error');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
   });
 
   await check('a guarded deep link asks for sign-in and returns there afterwards', async () => {
@@ -263,7 +263,7 @@ try {
     await p.getByLabel('E-mail or username').fill('ada@example.com');
     await p.getByLabel('Password').fill(PASSWORD);
     await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { name: 'Settings' }).waitFor();
+    await p.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
     await p.goto(`${BASE}/no/such/page`);
     await p.getByRole('heading', { name: 'Page not found' }).waitFor();
     await shot(p, 'not-found');
@@ -278,7 +278,7 @@ try {
     await page.getByText('your e-mail address is verified').waitFor();
     await shot(page, 'verify-email');
     await page.goto(`${BASE}/profile`);
-    await page.getByRole('heading', { name: 'Profile' }).waitFor();
+    await page.getByRole('heading', { name: 'Profile', exact: true }).waitFor();
     assertEq(await page.getByText('Please verify').count(), 0, 'the banner is gone');
   });
 
@@ -528,7 +528,7 @@ try {
     await p.getByLabel('E-mail or username').fill('grace@example.com');
     await p.getByLabel('Password').fill('a-brand-new-passphrase');
     await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { name: 'Overview' }).waitFor();
+    await p.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
     await guest.close();
   });
 
@@ -546,9 +546,9 @@ try {
     await p.getByLabel('E-mail or username').fill(STAFF_EMAIL);
     await p.getByLabel('Password').fill(STAFF_PASSWORD);
     await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { name: 'Overview' }).waitFor();
+    await p.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
     await p.getByRole('link', { name: 'Staff', exact: true }).click();
-    await p.getByRole('heading', { name: 'Staff' }).waitFor();
+    await p.getByRole('heading', { name: 'Staff', exact: true }).waitFor();
     await p.getByRole('link', { name: 'Augusta Ada King' }).waitFor();
     await shot(p, 'staff');
     await p.getByLabel('Search users').fill('linus');
@@ -588,7 +588,7 @@ try {
       await p.goto(`${BASE}/signin`);
       await p.getByRole('button', { name: 'Continue with Google' }).waitFor();
       await p.getByRole('button', { name: 'Continue with GitHub' }).click();
-      await p.getByRole('heading', { name: 'Overview' }).waitFor();
+      await p.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
       assertEq(new URL(p.url()).pathname, '/', 'back on the overview');
       await p.getByText('@octo').first().waitFor();
       const stored = await p.evaluate(() => [localStorage.length, sessionStorage.length]);
@@ -621,7 +621,7 @@ try {
     await p.keyboard.press('Tab');
     await p.keyboard.type(PASSWORD);
     await p.keyboard.press('Enter');
-    await p.getByRole('heading', { name: 'Overview' }).waitFor();
+    await p.getByRole('heading', { name: 'Overview', exact: true }).waitFor();
     await guest.close();
   });
 
