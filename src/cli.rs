@@ -229,7 +229,20 @@ async fn create_admin(config: Config, email: &str) -> anyhow::Result<()> {
     })?;
     let store = crate::open_store(&config).await?;
     let domain = crate::build_domain(&config, Arc::clone(&store), Arc::new(SystemClock)).await?;
-    let user = domain.accounts.create_admin(email, password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = domain.accounts.create_admin(email, password).await.map_err(|e| match e {
+        // The password rule that needs the account (too similar to the e-mail), worded.
+        crate::domain::Error::Validation(fields) => {
+            let words: Vec<String> = fields
+                .iter()
+                .map(|(field, whys)| {
+                    let words: Vec<String> = whys.iter().map(crate::http::problem::drf_message).collect();
+                    format!("{field}: {}", words.join(" "))
+                })
+                .collect();
+            anyhow::anyhow!("{}", words.join("; "))
+        }
+        other => anyhow::anyhow!("{other}"),
+    })?;
     store.close().await;
     eprintln!("staff user {} (id {}) is ready", user.email, user.id);
     Ok(())

@@ -39,7 +39,7 @@ use crate::{
 /// Opens the database named by the config and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
     // Its error names the server or the file and the cause already.
-    let store = SqlStore::connect(&config.database_url).await?;
+    let store = SqlStore::connect_with(&config.database_url, config.db_pool).await?;
     store.migrate().await.context("applying migrations")?;
     Ok(Arc::new(store))
 }

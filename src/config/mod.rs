@@ -109,6 +109,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Connections one client address may hold (`USERD_MAX_CONNECTIONS_PER_CLIENT`).
     pub max_connections_per_client: usize,
+    /// Database connections per node (`USERD_DB_POOL`); `None`: userd's default.
+    pub db_pool: Option<u32>,
 }
 
 /// Names this version reads; any other `USERD_*` variable earns a warning at start.
@@ -155,6 +157,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "USERD_THROTTLE_PROVIDER_LOGIN",
     "USERD_TRUSTED_PROXIES",
     "USERD_MAX_CONNECTIONS_PER_CLIENT",
+    "USERD_DB_POOL",
     // Not a server setting: the test suite reads it (tests/api/helpers.rs) to run against PostgreSQL, and
     // `cargo test` starts the binary with the developer's environment, so it must not earn a warning.
     "USERD_TEST_POSTGRES_URL",
@@ -330,6 +333,13 @@ impl Config {
             None => Vec::new(),
             Some(v) => parse_proxies(&v).map_err(|why| bad("USERD_TRUSTED_PROXIES", why))?,
         };
+        let db_pool =
+            match var("USERD_DB_POOL") {
+                None => None,
+                Some(v) => Some(v.trim().parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    bad("USERD_DB_POOL", format!("'{v}' is not a number of connections from 1 to 1000"))
+                })?),
+            };
         let max_connections_per_client = match var("USERD_MAX_CONNECTIONS_PER_CLIENT") {
             None => 128,
             Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
@@ -367,6 +377,7 @@ impl Config {
             throttle,
             trusted_proxies,
             max_connections_per_client,
+            db_pool,
         })
     }
 }
@@ -476,6 +487,7 @@ impl std::fmt::Debug for Config {
             throttle,
             trusted_proxies,
             max_connections_per_client,
+            db_pool,
         } = self;
         f.debug_struct("Config")
             .field("bind", bind)
@@ -501,6 +513,7 @@ impl std::fmt::Debug for Config {
             .field("throttle", throttle)
             .field("trusted_proxies", trusted_proxies)
             .field("max_connections_per_client", max_connections_per_client)
+            .field("db_pool", db_pool)
             .finish()
     }
 }

@@ -21,6 +21,23 @@ fn defaults_follow_the_contract() {
     assert_eq!(c.jwt_alg, JwtAlg::EdDsa);
     assert!(c.rate_limit);
     assert_eq!(c.max_upload_bytes, 26_214_400);
+    assert!(c.trusted_proxies.is_empty(), "proxy headers ignored unless asked for");
+    assert_eq!(c.max_connections_per_client, 128);
+    assert_eq!(c.db_pool, None);
+}
+
+#[test]
+fn the_pool_proxies_and_limits_are_read() {
+    let c = from(&[
+        ("USERD_DB_POOL", "8"),
+        ("USERD_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7 ,::1"),
+        ("USERD_THROTTLE_LOGIN_ADDRESS", "3/2m"),
+    ])
+    .expect("valid");
+    assert_eq!(c.db_pool, Some(8));
+    assert_eq!(c.trusted_proxies.len(), 3);
+    assert_eq!(c.throttle.login_address.hits, 3);
+    assert_eq!(c.throttle.login_address.window, Duration::from_secs(120));
 }
 
 #[test]
@@ -44,6 +61,13 @@ fn each_malformed_value_names_its_variable() {
         ("USERD_GITHUB_CLIENT_SECRET", "only the secret"),
         ("USERD_LOG", "[[["),
         ("USERD_LOG_FORMAT", "xml"),
+        ("USERD_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("USERD_TRUSTED_PROXIES", "proxy.internal"),
+        ("USERD_MAX_CONNECTIONS_PER_CLIENT", "0"),
+        ("USERD_DB_POOL", "0"),
+        ("USERD_DB_POOL", "many"),
+        ("USERD_THROTTLE_LOGIN_ADDRESS", "10"),
+        ("USERD_THROTTLE_REGISTER", "0/1h"),
     ];
     for (var, value) in cases {
         let err = from(&[(var, value)]).expect_err(var);

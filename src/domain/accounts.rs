@@ -9,8 +9,7 @@ use tracing::instrument;
 use super::{
     clock::Clock,
     crypto,
-    error::Invalid,
-    error::{Error, Result},
+    error::{Error, Invalid, Result, UserAttribute},
     events::Events,
     mail::Mails,
     model::{
@@ -53,6 +52,26 @@ pub struct AccountChange {
 }
 
 impl Registration {
+    /// Django's similarity rule for the new password, against the account's own
+    /// attributes: the username a registration without one will be given included.
+    fn check_password(&self) -> Result<()> {
+        let generated;
+        let username = match &self.username {
+            Some(u) => u.as_str(),
+            None => {
+                generated = Username::from_email(&self.email);
+                generated.as_str()
+            }
+        };
+        let attributes = [
+            (UserAttribute::Username, username),
+            (UserAttribute::FirstName, self.first_name.as_str()),
+            (UserAttribute::LastName, self.last_name.as_str()),
+            (UserAttribute::Email, self.email.as_str()),
+        ];
+        self.password.check_similarity(&attributes).map_err(|why| Error::invalid("password", why))
+    }
+
     /// A registration with only the required fields.
     pub fn new(email: Email, password: Password) -> Self {
         Registration {
@@ -103,6 +122,7 @@ impl Accounts {
     /// exist afterwards or neither does.
     #[instrument(skip_all)]
     pub async fn register(&self, client: &Client, reg: Registration) -> Result<(User, TokenPair)> {
+        reg.check_password()?;
         self.throttle.attempt(Action::Register, client.ip).await?;
         let (user, pair) = self.open_account(reg, true, client).await?;
         let pair = pair.ok_or_else(|| Error::Internal(anyhow::anyhow!("registration started no session")))?;
@@ -112,6 +132,7 @@ impl Accounts {
     /// Creates the account without signing it in (document 004 answers the user only).
     #[instrument(skip_all)]
     pub async fn create_account(&self, client: &Client, reg: Registration) -> Result<User> {
+        reg.check_password()?;
         self.throttle.attempt(Action::Register, client.ip).await?;
         Ok(self.open_account(reg, false, client).await?.0)
     }
@@ -249,8 +270,10 @@ impl Accounts {
     /// and cost the same.
     #[instrument(skip_all)]
     pub async fn verify_credentials(&self, client: &Client, name: &LoginName, password: &Password) -> Result<User> {
+        // Every look-alike spelling of the name finds the one account (and counts against it).
         let key = match name {
-            LoginName::Email(e) | LoginName::Username(e) => e.trim().to_lowercase(),
+            LoginName::Email(e) => Email::lookup_key(e),
+            LoginName::Username(u) => Username::lookup_key(u),
         };
         let find = || async {
             match name {
@@ -341,7 +364,7 @@ impl Accounts {
     /// When the update changed the e-mail (which leaves it unverified): the event, and a
     /// verification mail to the new address.
     async fn after_email_change(&self, tx: &mut dyn Tx, old: &User, new: &User, client: &Client) -> Result<Queued> {
-        if old.email.to_lowercase() == new.email.to_lowercase() {
+        if Email::lookup_key(&old.email) == Email::lookup_key(&new.email) {
             return Ok(Queued::default());
         }
         self.events.in_tx(tx, new.id, EventKind::EmailChanged, client, None).await?;
@@ -355,7 +378,22 @@ impl Accounts {
     #[instrument(skip_all)]
     pub async fn update_account(&self, principal: &Principal, change: AccountChange, client: &Client) -> Result<User> {
         let hash = match &change.password {
-            Some(p) => Some(self.hasher.hash(p).await?),
+            Some(p) => {
+                // Compared with the account as it is and as this change leaves it.
+                let profile = &change.profile;
+                let mut attributes = principal.user().personal_attributes().to_vec();
+                attributes.extend(
+                    [
+                        (UserAttribute::FirstName, profile.first_name.as_deref()),
+                        (UserAttribute::LastName, profile.last_name.as_deref()),
+                        (UserAttribute::Email, profile.email.as_ref().map(Email::as_str)),
+                    ]
+                    .into_iter()
+                    .filter_map(|(attribute, value)| Some((attribute, value?))),
+                );
+                p.check_similarity(&attributes).map_err(|why| Error::invalid("password", why))?;
+                Some(self.hasher.hash(p).await?)
+            }
             None => None,
         };
         let (upload, delete) = match change.picture {
@@ -434,6 +472,8 @@ impl Accounts {
         new: &Password,
         client: &Client,
     ) -> Result<()> {
+        // Before the current password is checked: it costs no hashing, and says nothing of it.
+        new.check_similarity(&principal.user().personal_attributes()).map_err(|why| Error::invalid("password", why))?;
         self.check_own_password(principal, current, "current_password").await?;
         let hash = self.hasher.hash(new).await?;
         let user = principal.user_id();
@@ -450,7 +490,7 @@ impl Accounts {
     /// `field`'s problem, an account without one as `Invalid::NoPassword`.
     async fn check_own_password(&self, principal: &Principal, password: &Password, field: &'static str) -> Result<()> {
         let user = principal.user();
-        let key = user.email.to_lowercase();
+        let key = Email::lookup_key(&user.email);
         self.throttle.check_login(None, &key).await?;
         let Some(hash) = self.lifecycle.password_hash(user.id).await? else {
             return Err(Error::invalid(field, Invalid::NoPassword));
@@ -534,10 +574,13 @@ impl Accounts {
     /// Creates a staff user, or promotes and re-passwords an existing one (`userd create-admin`).
     pub async fn create_admin(&self, email: Email, password: Password) -> Result<User> {
         if let Some((user, _)) = self.users.credentials_by_email(&email.key()).await? {
+            password.check_similarity(&user.personal_attributes()).map_err(|why| Error::invalid("password", why))?;
             self.set_password(user.id, &password, Some(true)).await?;
             return self.user(user.id).await;
         }
-        let new = self.new_user(Registration::new(email, password), true).await?;
+        let registration = Registration::new(email, password);
+        registration.check_password()?;
+        let new = self.new_user(registration, true).await?;
         let mut tx = self.uow.begin().await?;
         let user = self.insert_user(tx.as_mut(), new).await?;
         tx.commit().await?;

@@ -21,6 +21,12 @@ pub enum Invalid {
     },
     PasswordTooCommon,
     PasswordNumeric,
+    /// Only white space (or invisible characters).
+    PasswordWhitespace,
+    /// Too similar to one of the user's attributes (Django's `UserAttributeSimilarityValidator`).
+    PasswordTooSimilar {
+        attribute: UserAttribute,
+    },
     PasswordMismatch,
     TimeZone {
         given: String,
@@ -69,6 +75,16 @@ pub enum Invalid {
     NoPassword,
     /// Staff acting on their own account where they may not (deactivation).
     OwnAccount,
+}
+
+/// A user attribute a new password is compared with; each surface names it as Django's
+/// `verbose_name` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAttribute {
+    Username,
+    FirstName,
+    LastName,
+    Email,
 }
 
 /// Field-level problems, in the order they were found. Field names are the domain's; a

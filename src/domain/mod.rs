@@ -18,6 +18,7 @@ pub mod files;
 pub mod identities;
 pub mod imports;
 pub mod legacy_hashes;
+pub mod lookup_keys;
 pub mod mail;
 pub mod model;
 pub mod outbox;
@@ -160,6 +161,17 @@ impl Domain {
             clock: clock.clone(),
             legacy: LegacyJwt::new(ports.imports.clone(), Sealer::derive(master, Purpose::LegacyJwt)?),
         };
+        match lookup_keys::normalise(ports.users.as_ref()).await {
+            Ok(done) if done.changed + done.conflicts > 0 => tracing::info!(
+                changed = done.changed,
+                conflicts = done.conflicts,
+                "e-mail and username keys made again in their normal form"
+            ),
+            Ok(_) => {}
+            // Logins of such accounts by a look-alike spelling fail until the next start; the
+            // node serves meanwhile.
+            Err(e) => tracing::warn!(error = %e, "normalising stored e-mail and username keys failed"),
+        }
         let shared = settings.rate_limit.then(|| ports.throttle.clone());
         let throttle = Throttle::new(shared, settings.throttle, clock.clone());
         let accounts = Accounts {

@@ -15,10 +15,10 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        CounterKey, CountersUpdate, Counts, DirectoryQuery, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail,
-        MailPurpose, MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity,
-        RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile,
-        StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
+        CounterKey, CountersUpdate, Counts, DirectoryQuery, DirectoryState, Effect, FileId, Follow, LinkedIdentity,
+        ListPage, Mail, MailPurpose, MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider,
+        ProviderIdentity, RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods,
+        StorageSummary, StoredFile, StoredIdentity, StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSession, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -41,6 +41,8 @@ pub trait DirectoryStore: Send + Sync {
     ) -> Result<Vec<UserCard>>;
     /// How many active users match `query`'s filters (without filters: kept, not counted).
     async fn count(&self, query: &DirectoryQuery) -> Result<u64>;
+    /// The active users and the directory's version (one row read).
+    async fn state(&self) -> Result<DirectoryState>;
     /// An active user by case-insensitive username.
     async fn active_by_username(&self, username_key: &str) -> Result<Option<User>>;
     async fn counts(&self, user: UserId) -> Result<Counts>;
@@ -54,6 +56,8 @@ pub trait FollowStore: Send + Sync {
     async fn follow(&self, follower: UserId, following: UserId, now: Timestamp) -> Result<Follow>;
     /// Whether there was such a follow.
     async fn unfollow(&self, follower: UserId, following: UserId) -> Result<bool>;
+    /// Which of `users` `viewer` follows.
+    async fn followed_among(&self, viewer: UserId, users: &[UserId]) -> Result<Vec<UserId>>;
     /// The follows `follower` made (as follow records), newest first, and how many.
     async fn follows_of(&self, follower: UserId, page: ListPage) -> Result<(Vec<Follow>, u64)>;
     /// Who follows `user` (`followers`) or whom `user` follows, as cards seen by `viewer`.
@@ -74,6 +78,12 @@ pub trait UserStore: Send + Sync {
     async fn credentials_by_username(&self, username_key: &str) -> Result<Option<(User, Option<String>)>>;
     /// Sets the password hash to `new` if it is still `old`; returns whether it was.
     async fn replace_password_hash(&self, user: UserId, old: &str, new: &str, now: Timestamp) -> Result<bool>;
+    /// Users whose stored e-mail or username holds a character outside ASCII, oldest
+    /// first: the only ones whose keys the Unicode normalisation can change.
+    async fn non_ascii_identities(&self) -> Result<Vec<StoredIdentity>>;
+    /// Replaces a user's look-up keys; `false` (and nothing changed) when another user
+    /// holds one of them already.
+    async fn set_identity_keys(&self, user: UserId, email_key: &str, username_key: &str) -> Result<bool>;
 }
 
 #[async_trait]

@@ -148,6 +148,8 @@ impl Recovery {
         let peek = self.store.mail_token(&hash, MailPurpose::ResetPassword, now).await?;
         let Some(RedeemedToken { user, .. }) = peek else { return Err(invalid_link()) };
         let account = self.users.user_by_id(user).await?.filter(|u| u.is_active).ok_or_else(invalid_link)?;
+        // Refused before the token is redeemed, so the link still works for a better password.
+        password.check_similarity(&account.personal_attributes()).map_err(|why| Error::invalid("password", why))?;
         let password_hash = self.hasher.hash(password).await?;
         let now = self.clock.now();
         let mut tx = self.uow.begin().await?;

@@ -1,14 +1,20 @@
 //! Document 003's user directory and follow graph. Inactive users appear nowhere: not in
 //! the directory, not as a profile, not in a list or a count.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use tracing::instrument;
 
 use super::{
     clock::Clock,
     error::{Error, Invalid, Result},
-    model::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId},
+    model::{
+        CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Ordering, Principal, SearchTerm, User, UserCard,
+        UserId, Username,
+    },
     ports::{DirectoryStore, FollowStore, UserStore},
 };
 
@@ -25,6 +31,52 @@ pub struct Social {
     follows: Arc<dyn FollowStore>,
     users: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
+    cache: Arc<Mutex<DirectoryCache>>,
+}
+
+/// The filters of a directory query.
+type Filters = (Option<SearchTerm>, Option<SearchTerm>, Option<SearchTerm>);
+
+/// Counts and pages of the directory this node has read, each under the directory's
+/// version it was read at. The version moves in the same transaction as any change to
+/// what the directory shows or matches (a registration, a deactivation, a new name or
+/// picture), on whichever node makes it, so an entry is served only while it is still
+/// exactly what the database would answer; every request reads the version (one row).
+/// Pages hold no viewer's `is_following`, which is read for each request.
+#[derive(Default)]
+struct DirectoryCache {
+    counts: HashMap<Filters, (u64, u64)>,
+    pages: HashMap<PageKey, (u64, Vec<UserCard>)>,
+}
+
+/// A page of the directory: its filters, order, offset and size.
+type PageKey = (Filters, Ordering, u64, u32);
+
+/// Entries kept before the cache starts afresh (a few MiB at most).
+const CACHE_ENTRIES: usize = 4096;
+
+impl DirectoryCache {
+    fn count(&self, filters: &Filters, version: u64) -> Option<u64> {
+        self.counts.get(filters).filter(|(v, _)| *v == version).map(|(_, n)| *n)
+    }
+
+    fn keep_count(&mut self, filters: Filters, version: u64, n: u64) {
+        if self.counts.len() >= CACHE_ENTRIES {
+            self.counts.clear();
+        }
+        self.counts.insert(filters, (version, n));
+    }
+
+    fn page(&self, key: &PageKey, version: u64) -> Option<Vec<UserCard>> {
+        self.pages.get(key).filter(|(v, _)| *v == version).map(|(_, cards)| cards.clone())
+    }
+
+    fn keep_page(&mut self, key: PageKey, version: u64, cards: Vec<UserCard>) {
+        if self.pages.len() >= CACHE_ENTRIES {
+            self.pages.clear();
+        }
+        self.pages.insert(key, (version, cards));
+    }
 }
 
 impl Social {
@@ -34,15 +86,33 @@ impl Social {
         users: Arc<dyn UserStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Social { directory, follows, users, clock }
+        Social { directory, follows, users, clock, cache: Arc::default() }
     }
 
     /// One batch of the directory. A batch in the far half is read from the other end of
     /// the ordering's index (and put back in order), so the last batch of a million users
-    /// costs what the first does; a batch past the end is empty.
+    /// costs what the first does; a batch past the end is empty. Counts and pages already
+    /// read at the directory's current version are served from this node's cache.
     #[instrument(skip_all)]
     pub async fn directory(&self, viewer: Option<UserId>, query: &DirectoryQuery) -> Result<DirectoryPage> {
-        let total = self.directory.count(query).await?;
+        let state = self.directory.state().await?;
+        let version = state.version;
+        let filters: Filters = (query.search.clone(), query.first_name.clone(), query.last_name.clone());
+        let total = if !query.is_filtered() {
+            state.active_users
+        } else {
+            let cached = self.cache.lock().ok().and_then(|c| c.count(&filters, version));
+            match cached {
+                Some(n) => n,
+                None => {
+                    let n = self.directory.count(query).await?;
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.keep_count(filters.clone(), version, n);
+                    }
+                    n
+                }
+            }
+        };
         let size = u64::from(query.batch_size.max(1));
         let start = query.batch_number.saturating_mul(size);
         if start >= total {
@@ -50,14 +120,32 @@ impl Social {
         }
         let end = start.saturating_add(size).min(total);
         let limit = u32::try_from(end - start).unwrap_or(u32::MAX);
-        let users = if start > total / 2 {
-            let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
-            let mut users = self.directory.search(&reversed, viewer, total - end, limit, total).await?;
-            users.reverse();
-            users
-        } else {
-            self.directory.search(query, viewer, start, limit, total).await?
+        let key = (filters, query.ordering, start, limit);
+        let cached = self.cache.lock().ok().and_then(|c| c.page(&key, version));
+        let mut users = match cached {
+            Some(users) => users,
+            None => {
+                let users = if start > total / 2 {
+                    let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
+                    let mut users = self.directory.search(&reversed, None, total - end, limit, total).await?;
+                    users.reverse();
+                    users
+                } else {
+                    self.directory.search(query, None, start, limit, total).await?
+                };
+                if let Ok(mut c) = self.cache.lock() {
+                    c.keep_page(key, version, users.clone());
+                }
+                users
+            }
         };
+        if let Some(viewer) = viewer {
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            let followed = self.follows.followed_among(viewer, &ids).await?;
+            for user in &mut users {
+                user.is_following = followed.contains(&user.id);
+            }
+        }
         Ok(DirectoryPage { users, total })
     }
 
@@ -73,7 +161,7 @@ impl Social {
     }
 
     async fn active(&self, username: &str) -> Result<User> {
-        self.directory.active_by_username(&username.trim().to_lowercase()).await?.ok_or(Error::NotFound)
+        self.directory.active_by_username(&Username::lookup_key(username)).await?.ok_or(Error::NotFound)
     }
 
     /// Follows the active user `target`; following oneself, an unknown or inactive user, or

@@ -287,6 +287,16 @@ impl Input {
         None
     }
 
+    /// A new password: there, not null and not empty. White space is kept and is not
+    /// blank (Django's password fields do not strip), so a password of spaces meets the
+    /// password rules, which say what is wrong with it.
+    pub fn new_password(&self, field: &'static str, errors: &mut FieldErrors) -> Option<String> {
+        match self {
+            Input::Text(s) if !s.is_empty() => Some(s.clone()),
+            _ => self.required(field, errors),
+        }
+    }
+
     /// A required field turned into a typed value by `parse` (one of the domain's constructors).
     pub fn required_as<T>(
         &self,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::body::BodyError;
 use crate::domain::{
     AuthFailure, Error, FieldErrors, Invalid,
-    error::{CsrfFailure, Feature, Provider},
+    error::{CsrfFailure, Feature, Provider, UserAttribute},
 };
 
 /// Django REST framework's (and Django's validators') sentence for a refused value.
@@ -37,6 +37,18 @@ pub fn drf_message(why: &Invalid) -> String {
         }
         Invalid::PasswordTooCommon => "This password is too common.".into(),
         Invalid::PasswordNumeric => "This password is entirely numeric.".into(),
+        // userd's own rule, worded as Django's numeric one is.
+        Invalid::PasswordWhitespace => "This password is entirely whitespace.".into(),
+        // Django's sentence, with its fields' verbose names.
+        Invalid::PasswordTooSimilar { attribute } => {
+            let name = match attribute {
+                UserAttribute::Username => "username",
+                UserAttribute::FirstName => "first name",
+                UserAttribute::LastName => "last name",
+                UserAttribute::Email => "email address",
+            };
+            format!("The password is too similar to the {name}.")
+        }
         Invalid::PasswordMismatch => "Passwords do not match.".into(),
         Invalid::TimeZone { given } => format!("'{given}' is not a known IANA time zone."),
         Invalid::Choice { given } => format!("\"{given}\" is not a valid choice."),

@@ -70,9 +70,19 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl SqlStore {
-    /// Connects without migrating.
+    /// Connects without migrating, with the default pool size.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        let db = if url.starts_with("sqlite:") { sqlite::connect(url).await? } else { postgres::connect(url).await? };
+        Self::connect_with(url, None).await
+    }
+
+    /// Connects without migrating; `pool` is how many connections it may hold
+    /// (`USERD_DB_POOL`: PostgreSQL connections, or SQLite readers beside its one writer).
+    pub async fn connect_with(url: &str, pool: Option<u32>) -> anyhow::Result<Self> {
+        let db = if url.starts_with("sqlite:") {
+            sqlite::connect(url, pool).await?
+        } else {
+            postgres::connect(url, pool).await?
+        };
         Ok(SqlStore { db })
     }
 

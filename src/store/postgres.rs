@@ -18,7 +18,10 @@ const FIRST_CONNECTION: Duration = Duration::from_secs(5);
 /// connection until its acquire timeout and then report only "pool timed out"; one direct
 /// connection fails within [`FIRST_CONNECTION`] and says why, in one line naming the server
 /// (never the password).
-pub(super) async fn connect(url: &str) -> anyhow::Result<Db> {
+/// Connections per node unless `USERD_DB_POOL` says otherwise.
+const DEFAULT_POOL: u32 = 16;
+
+pub(super) async fn connect(url: &str, pool: Option<u32>) -> anyhow::Result<Db> {
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| anyhow::anyhow!("the database URL is not a PostgreSQL URL: {e}"))?;
     match tokio::time::timeout(FIRST_CONNECTION, PgConnection::connect_with(&opts)).await {
@@ -30,8 +33,10 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<Db> {
             anyhow::bail!("cannot connect to {}: no answer within {} s", server(&opts), FIRST_CONNECTION.as_secs())
         }
     }
-    let pool =
-        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_lazy_with(opts);
+    let pool = PgPoolOptions::new()
+        .max_connections(pool.unwrap_or(DEFAULT_POOL))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with(opts);
     Ok(Db::Postgres(pool))
 }
 

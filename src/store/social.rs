@@ -12,8 +12,8 @@ use super::{
 use crate::domain::{
     Error, Result,
     model::{
-        CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, User, UserCard,
-        UserId,
+        CountersUpdate, Counts, DirectoryQuery, DirectoryState, Follow, ListPage, OrderField, Ordering, SearchTerm,
+        User, UserCard, UserId,
     },
     ports::{DirectoryStore, FollowStore},
 };
@@ -294,9 +294,7 @@ impl SqlStore {
     }
 
     async fn active_users(&self) -> Result<u64> {
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT active_users FROM directory_totals WHERE id = 1");
-        Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
+        Ok(DirectoryStore::state(self).await?.active_users)
     }
 
     async fn scalar(&self, sql: Sql) -> Result<i64> {
@@ -356,6 +354,16 @@ impl DirectoryStore for SqlStore {
             return self.active_users().await;
         }
         Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
+    }
+
+    async fn state(&self) -> Result<DirectoryState> {
+        const SQL: &str = "SELECT active_users, version FROM directory_totals WHERE id = 1";
+        let (active, version): (i64, i64) =
+            on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL).fetch_one(pool).await.map_err(db_err)?);
+        Ok(DirectoryState {
+            active_users: u64::try_from(active).unwrap_or(0),
+            version: u64::try_from(version).unwrap_or(0),
+        })
     }
 
     async fn active_by_username(&self, username_key: &str) -> Result<Option<User>> {
@@ -430,6 +438,29 @@ impl FollowStore for SqlStore {
             .map(|r| r.rows_affected())
             .map_err(db_err)?);
         Ok(removed > 0)
+    }
+
+    async fn followed_among(&self, viewer: UserId, users: &[UserId]) -> Result<Vec<UserId>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(self.backend());
+        sql.push("SELECT following_id FROM follows WHERE follower_id = ").bind(Arg::Int(viewer.0));
+        sql.push(" AND following_id IN (");
+        for (i, user) in users.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Arg::Int(user.0));
+        }
+        sql.push(")");
+        let ids: Vec<i64> = on_pool!(&self.db, reader, |pool| {
+            bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                .fetch_all(pool)
+                .await
+                .map_err(db_err)?
+        });
+        Ok(ids.into_iter().map(UserId).collect())
     }
 
     async fn follows_of(&self, follower: UserId, page: ListPage) -> Result<(Vec<Follow>, u64)> {

@@ -13,7 +13,7 @@ use crate::domain::Result;
 /// One writer connection (SQLite serialises writes anyway; one connection avoids
 /// `SQLITE_BUSY` storms) and several readers under WAL. A failure is one line naming the
 /// directory or the file and the cause.
-pub(super) async fn connect(url: &str) -> anyhow::Result<Db> {
+pub(super) async fn connect(url: &str, pool: Option<u32>) -> anyhow::Result<Db> {
     let opts = SqliteConnectOptions::from_str(url)
         .map_err(|e| anyhow::anyhow!("the database URL is not a SQLite URL: {e}"))?
         .create_if_missing(true)
@@ -40,7 +40,7 @@ pub(super) async fn connect(url: &str) -> anyhow::Result<Db> {
         anyhow::anyhow!("cannot open the SQLite database {}: {cause}", file.display())
     };
     let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(cannot_open)?;
-    let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4) as u32;
+    let readers = pool.unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4) as u32);
     let reader = SqlitePoolOptions::new().max_connections(readers).connect_with(opts).await.map_err(cannot_open)?;
     Ok(Db::Sqlite { writer, reader })
 }

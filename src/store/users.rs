@@ -2,10 +2,10 @@ use async_trait::async_trait;
 
 use jiff::Timestamp;
 
-use super::{SqlStore, db_err, from_micros, micros, on_pool};
+use super::{SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool};
 use crate::domain::{
     Result,
-    model::{ExternalId, User, UserId},
+    model::{ExternalId, StoredIdentity, User, UserId},
     ports::UserStore,
 };
 
@@ -124,5 +124,42 @@ impl UserStore for SqlStore {
         .map_err(db_err)?
         .rows_affected());
         Ok(n == 1)
+    }
+
+    async fn non_ascii_identities(&self) -> Result<Vec<StoredIdentity>> {
+        // `length` counts characters and `octet_length` bytes on both backends: they differ
+        // exactly when the UTF-8 text holds a character outside ASCII.
+        const SQL: &str = "SELECT id, email, username, email_key, username_key FROM users \
+             WHERE length(email) <> octet_length(email) OR length(username) <> octet_length(username) \
+             ORDER BY id";
+        let rows: Vec<(i64, String, String, String, String)> =
+            on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL).fetch_all(pool).await.map_err(db_err)?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, username, email_key, username_key)| StoredIdentity {
+                id: UserId(id),
+                email,
+                username,
+                email_key,
+                username_key,
+            })
+            .collect())
+    }
+
+    async fn set_identity_keys(&self, user: UserId, email_key: &str, username_key: &str) -> Result<bool> {
+        let result = on_pool!(&self.db, writer, |pool| sqlx::query(
+            "UPDATE users SET email_key = $2, username_key = $3 WHERE id = $1"
+        )
+        .bind(user.0)
+        .bind(email_key)
+        .bind(username_key)
+        .execute(pool)
+        .await
+        .map(|_| ()));
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(db_err(e)),
+        }
     }
 }

@@ -327,3 +327,84 @@ both_backends! {
         assert_eq!(app.db.count("SELECT COUNT(*) FROM users").await, 25, "nothing dropped");
     }
 }
+
+both_backends! {
+    async fn the_directory_never_serves_a_cached_page_after_a_change(app) {
+        let (_, alice, _) = user(&app, "alice").await;
+        let (bob, _, _) = user(&app, "bob").await;
+        let (_, carol, _) = user(&app, "carol").await;
+        let search = |q: &'static str| dir(&app, q);
+        // Read twice (the second may come from the cache), then change what it shows.
+        for _ in 0..2 {
+            assert_eq!(search("search=first").await["batch_info"]["total_users"], 3);
+        }
+        let update = json!({"first_name": "Zed"});
+        let res = app.client.patch(app.url(&format!("{BASE}/me/update/"))).bearer_auth(&carol).json(&update).send().await.expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(search("search=first").await["batch_info"]["total_users"], 2, "a new name is seen at once");
+        assert_eq!(usernames(&search("search=zed").await), ["carol"]);
+        let page = search("ordering=first_name").await;
+        assert_eq!(page["users"][2]["first_name"], "Zed");
+        // A registration and a bio change move the count too.
+        register(&app, "dave", "First", "Last", "rustacean").await;
+        assert_eq!(search("search=first").await["batch_info"]["total_users"], 3);
+        assert_eq!(search("search=rustacean").await["batch_info"]["total_users"], 1);
+        let res = app.client.patch(app.url(&format!("{BASE}/me/update/"))).bearer_auth(&alice).json(&json!({"bio": "rustacean too"})).send().await.expect("send");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(search("search=rustacean").await["batch_info"]["total_users"], 2);
+        // `is_following` is the viewer's own, never another's cached answer.
+        assert_eq!(follow(&app, &alice, json!(bob)).await.status(), StatusCode::CREATED);
+        let seen_by = |token: String| {
+            let app = &app;
+            async move {
+                let page = json_of(get(app, "/?search=bob", Some(&token)).await, StatusCode::OK).await;
+                page["users"][0]["is_following"].clone()
+            }
+        };
+        assert_eq!(seen_by(alice.clone()).await, true);
+        assert_eq!(seen_by(carol.clone()).await, false);
+        assert_eq!(search("search=bob").await["users"][0]["is_following"], false);
+    }
+}
+
+/// Two nodes on one PostgreSQL database: a change made through one is seen at once by the
+/// other's directory, whatever it has cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_cached_on_one_node_sees_a_change_made_on_another() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else { return };
+    let secret = "a-shared-secret-key-for-both-directory-nodes-0123456789";
+    let env = [("USERD_DATABASE_URL", db.url.as_str()), ("USERD_SECRET_KEY", secret)];
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let (mut a, urls_a) = crate::cli::start_with(dir_a.path(), &env, 1);
+    let (mut b, urls_b) = crate::cli::start_with(dir_b.path(), &env, 1);
+    let client = reqwest::Client::new();
+    let total = |url: String| {
+        let client = client.clone();
+        async move {
+            let v: Value = client
+                .get(format!("{url}{BASE}/?search=wanderer"))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            v["batch_info"]["total_users"].as_u64().expect("total")
+        }
+    };
+    let reg = |url: String, name: &'static str| {
+        let body = json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD,
+            "password_confirm": PASSWORD, "bio": "a wanderer"});
+        let client = client.clone();
+        async move { client.post(format!("{url}{BASE}/register/")).json(&body).send().await.expect("send").status() }
+    };
+    assert_eq!(reg(urls_a[0].clone(), "one").await, StatusCode::CREATED);
+    assert_eq!(total(urls_a[0].clone()).await, 1);
+    assert_eq!(total(urls_a[0].clone()).await, 1);
+    assert_eq!(reg(urls_b[0].clone(), "two").await, StatusCode::CREATED);
+    assert_eq!(total(urls_a[0].clone()).await, 2, "node A sees node B's registration at once");
+    for child in [&a, &b] {
+        crate::cli::sigterm(child);
+    }
+    let _ = (a.wait(), b.wait());
+}

@@ -209,6 +209,10 @@ async fn create_admin_creates_then_promotes_and_resets_the_password() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let weak = run("password");
     assert!(!weak.status.success(), "weak passwords are refused");
+    let similar = run("admin@example.com");
+    assert!(!similar.status.success(), "a password like the e-mail is refused");
+    let stderr = String::from_utf8_lossy(&similar.stderr);
+    assert!(stderr.contains("password: The password is too similar to the email address."), "{stderr}");
 
     let (mut child, url) = start(dir.path());
     let client = reqwest::Client::new();

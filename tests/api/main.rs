@@ -15,6 +15,7 @@ mod import_django;
 mod jwt_surface;
 mod lifecycle;
 mod logs;
+mod lookalike;
 mod microservice;
 mod openapi_client;
 mod openapi_document;

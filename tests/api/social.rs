@@ -475,7 +475,16 @@ with_providers! {
         let res = app.post_json("/api/users/password/reset/", &json!({"email": "victim@example.com"}), None).await;
         assert_eq!(res.status(), StatusCode::OK);
         let mail = crate::lifecycle::nth_mail(&app, "victim@example.com", mails_before + 1).await;
-        let body = json!({"token": crate::lifecycle::token_in(&mail), "password": "the owner's own secret"});
+        let token = crate::lifecycle::token_in(&mail);
+        // The first password follows every rule a new password does.
+        for (password, message) in [
+            ("victim@example.com", "The password is too similar to the email address."),
+            ("         ", "This password is entirely whitespace."),
+        ] {
+            let res = app.post_json("/api/users/password/reset/confirm/", &json!({"token": token, "password": password}), None).await;
+            assert_eq!(json_of(res, StatusCode::BAD_REQUEST).await["errors"], json!({"password": [message]}));
+        }
+        let body = json!({"token": token, "password": "the owner's own secret"});
         let res = app.post_json("/api/users/password/reset/confirm/", &body, None).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(app.login("victim@example.com", "the owner's own secret").await.status(), StatusCode::OK);

@@ -134,6 +134,29 @@ both_stores! {
 }
 
 both_stores! {
+    async fn only_non_ascii_identities_are_listed_and_their_keys_stay_unique(store) {
+        let ascii = insert(&store, "ada@example.com", "ada").await;
+        let jose = insert(&store, "josé@example.com", "jose").await;
+        let anna = insert(&store, "anna@example.com", "anna").await;
+        // Keys are listed by the stored e-mail and username, not by the keys themselves.
+        assert!(store.set_identity_keys(anna.id, "anna@bücher.de", "anna").await.expect("set"));
+
+        let listed = store.non_ascii_identities().await.expect("list");
+        assert_eq!(listed.iter().map(|i| i.id).collect::<Vec<_>>(), vec![jose.id], "only e-mails or usernames outside ASCII");
+        assert_eq!((listed[0].email.as_str(), listed[0].email_key.as_str()), ("josé@example.com", "josé@example.com"));
+
+        assert!(!store.set_identity_keys(anna.id, "josé@example.com", "anna").await.expect("set"), "another user's e-mail key");
+        assert!(!store.set_identity_keys(anna.id, "anna@bücher.de", "ada").await.expect("set"), "another user's username key");
+        let (found, _) = store.credentials_by_email("anna@bücher.de").await.expect("read").expect("kept its keys");
+        assert_eq!(found.id, anna.id);
+        assert!(store.set_identity_keys(anna.id, "anna@xn--bcher-kva.de", "anna").await.expect("set"));
+        let (found, _) = store.credentials_by_email("anna@xn--bcher-kva.de").await.expect("read").expect("new key");
+        assert_eq!(found.id, anna.id);
+        assert!(store.credentials_by_email("ada@example.com").await.expect("read").is_some_and(|(u, _)| u.id == ascii.id));
+    }
+}
+
+both_stores! {
     async fn revoking_a_users_sessions_and_blacklisting_hold_and_expire(store) {
         let user = insert(&store, "ada@example.com", "ada").await;
         let mut tx = store.begin().await.expect("begin");

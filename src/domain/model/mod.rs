@@ -10,9 +10,11 @@ pub mod page;
 pub mod picture;
 pub mod principal;
 pub mod session;
+pub mod similarity;
 pub mod social;
 pub mod throttle;
 pub mod types;
+pub mod unicode;
 pub mod user;
 
 pub use self::{
@@ -24,8 +26,11 @@ pub use self::{
     picture::{PictureFormat, PictureName},
     principal::{Principal, Via},
     session::{JwtAlg, Revocation, SessionKind, SessionRecord, StoredKey, TokenPair},
-    social::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, OrderField, Ordering, SearchTerm, UserCard},
+    social::{
+        CountersUpdate, Counts, DirectoryQuery, DirectoryState, Follow, ListPage, OrderField, Ordering, SearchTerm,
+        UserCard,
+    },
     throttle::{Action, CounterKey, Limit},
     types::{Email, ExternalId, FileId, Password, SessionId, TimeZoneName, UserId, Username},
-    user::{NewUser, ProfileUpdate, User},
+    user::{NewUser, ProfileUpdate, StoredIdentity, User},
 };

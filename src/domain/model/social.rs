@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use super::types::UserId;
 
 /// What the directory is ordered by; each has an index read from either end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OrderField {
     #[default]
     Username,
@@ -15,7 +15,7 @@ pub enum OrderField {
     LastName,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Ordering {
     pub field: OrderField,
     pub descending: bool,
@@ -48,7 +48,7 @@ impl Ordering {
 /// A text the directory matches, case-insensitively, as a substring; `%`, `_` and `\`
 /// are ordinary characters. Terms under three characters match the start of a username
 /// or name instead (a substring index needs three).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SearchTerm(String);
 
 impl SearchTerm {
@@ -91,6 +91,14 @@ impl DirectoryQuery {
     pub fn is_filtered(&self) -> bool {
         self.search.is_some() || self.first_name.is_some() || self.last_name.is_some()
     }
+}
+
+/// What the directory shows, as of one moment: the active users and a version that moves
+/// with every change to what the directory shows or matches (in the same transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectoryState {
+    pub active_users: u64,
+    pub version: u64,
 }
 
 /// A user as lists show them, with whether the viewer follows them.

@@ -6,7 +6,8 @@ use std::{collections::HashSet, fmt, sync::LazyLock};
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::error::{FieldErrors, Invalid};
+use super::{similarity, unicode};
+use crate::domain::error::{FieldErrors, Invalid, UserAttribute};
 
 /// Internal numeric id; documents 002 and 003 show it as a number, 004 as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,8 +43,13 @@ impl fmt::Display for SessionId {
     }
 }
 
-/// An e-mail address as given (trimmed, domain lower-cased); `key()` is the
-/// case-insensitive form uniqueness is checked on.
+/// An e-mail address in its one stored form: NFKC-normalised as a whole, the domain in
+/// its ASCII form (IDNA, UTS 46: lower-cased, full-width and other compatibility forms
+/// folded, Punycode for non-ASCII labels), the local part's case kept. `key()` is the
+/// case-insensitive form uniqueness and look-ups compare.
+///
+/// Invisible characters, controls and white space are refused, not dropped: they are how
+/// an address is made to look like someone else's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -55,21 +61,15 @@ impl Email {
         if v.is_empty() {
             return Err(Invalid::Blank);
         }
-        let invalid = Invalid::Email;
-        if v.chars().count() > Self::MAX_LEN || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid);
+        if v.chars().count() > Self::MAX_LEN || unicode::has_invisible_or_space(v) {
+            return Err(Invalid::Email);
         }
-        let Some((local, domain)) = v.rsplit_once('@') else { return Err(invalid) };
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
+        // A compatibility form (U+FF20 FULLWIDTH COMMERCIAL AT included) is its plain one.
+        let v = unicode::nfkc(v);
+        if unicode::has_invisible_or_space(&v) {
+            return Err(Invalid::Email);
+        }
+        let Some((local, domain)) = v.rsplit_once('@') else { return Err(Invalid::Email) };
         let local_ok = !local.is_empty()
             && local.chars().count() <= 64
             && !local.contains('@')
@@ -77,10 +77,33 @@ impl Email {
             && !local.ends_with('.')
             && !local.contains("..")
             && !local.contains(['"', '(', ')', ',', ':', ';', '<', '>', '[', '\\', ']']);
-        if !domain_ok || !local_ok {
-            return Err(invalid);
+        if !local_ok {
+            return Err(Invalid::Email);
         }
-        Ok(Email(format!("{local}@{}", domain.to_lowercase())))
+        let domain = Self::ascii_domain(domain).ok_or(Invalid::Email)?;
+        // Punycode is longer than the Unicode it encodes: the stored form must fit too.
+        let email = format!("{local}@{domain}");
+        if email.chars().count() > Self::MAX_LEN {
+            return Err(Invalid::Email);
+        }
+        Ok(Email(email))
+    }
+
+    /// The domain's ASCII form, or `None` when it is not a host name with a dot.
+    fn ascii_domain(domain: &str) -> Option<String> {
+        // UTS 46 without the STD3 deny list; the label rule below is the stricter check.
+        let ascii = idna::domain_to_ascii(domain).ok()?;
+        let ok = ascii.contains('.')
+            && !ascii.starts_with('.')
+            && !ascii.ends_with('.')
+            && !ascii.contains("..")
+            && ascii.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        ok.then_some(ascii)
     }
 
     pub fn as_str(&self) -> &str {
@@ -89,7 +112,16 @@ impl Email {
 
     /// Case-insensitive identity of the address.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        unicode::nfkc(&self.0.to_lowercase())
+    }
+
+    /// The key an address given at login, or stored before these rules, is looked up by:
+    /// [`Email::key`] of the address once its invisible characters are dropped, or (for
+    /// text that is no valid address) its normalised, lower-cased self. Every look-alike
+    /// spelling of an address gives the same key.
+    pub fn lookup_key(raw: &str) -> String {
+        let visible = unicode::lookup_form(raw);
+        Email::parse(&visible).map_or(visible, |e| e.key())
     }
 
     /// Part before the `@`, the seed of a generated username.
@@ -129,21 +161,33 @@ pub struct Username(String);
 impl Username {
     pub const MAX_LEN: usize = 150;
 
+    /// NFKC-normalised first (Django's `normalize_username`), so a full-width or otherwise
+    /// compatible spelling is the plain name; invisible characters are refused before that.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let v = raw.trim();
         if v.is_empty() {
             return Err(Invalid::Blank);
         }
+        if unicode::has_invisible_or_space(v) {
+            return Err(Invalid::Username);
+        }
+        let v = unicode::nfkc(v);
         if v.chars().count() > Self::MAX_LEN {
             return Err(Invalid::TooLong { max: Self::MAX_LEN });
         }
         if !v.chars().all(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(c)) {
             return Err(Invalid::Username);
         }
-        if Self::is_reserved(v) {
+        if Self::is_reserved(&v) {
             return Err(Invalid::ReservedUsername);
         }
-        Ok(Username(v.to_string()))
+        Ok(Username(v))
+    }
+
+    /// The key a username given at login or in a path is looked up by: invisible
+    /// characters dropped, NFKC, lower-cased, as [`Username::key`] of a parsed one.
+    pub fn lookup_key(raw: &str) -> String {
+        unicode::lookup_form(raw)
     }
 
     pub fn is_reserved(v: &str) -> bool {
@@ -225,7 +269,26 @@ impl Password {
         if v.chars().all(|c| c.is_ascii_digit()) {
             problems.push(Invalid::PasswordNumeric);
         }
+        // Eight spaces pass every rule above; white space and invisible characters alone are
+        // no secret (Django has no such validator; the sentence is userd's, in its style).
+        if v.chars().all(|c| c.is_whitespace() || unicode::is_invisible(c)) {
+            problems.push(Invalid::PasswordWhitespace);
+        }
         if problems.is_empty() { Ok(p) } else { Err(problems) }
+    }
+
+    /// Django's `UserAttributeSimilarityValidator` (max similarity 0.7): refused when too
+    /// similar to one of `attributes` (the user's username, first name, last name and
+    /// e-mail, in Django's order), or to one of its parts; the first such attribute is
+    /// named. Checked where the user's attributes are known: in the domain, not by the
+    /// surfaces, so every path that sets a new password applies it.
+    pub fn check_similarity(&self, attributes: &[(UserAttribute, &str)]) -> Result<(), Invalid> {
+        let password = self.expose();
+        match attributes.iter().find(|(_, value)| similarity::too_similar(password, value, similarity::MAX_SIMILARITY))
+        {
+            Some((attribute, _)) => Err(Invalid::PasswordTooSimilar { attribute: *attribute }),
+            None => Ok(()),
+        }
     }
 
     pub fn expose(&self) -> &str {
@@ -325,6 +388,66 @@ mod tests {
     }
 
     #[test]
+    fn look_alike_emails_are_one_address() {
+        let key = |raw: &str| Email::parse(raw).map(|e| e.key());
+        let precomposed = key("jos\u{00E9}@example.com").expect("valid");
+        assert_eq!(key("jose\u{0301}@example.com").as_ref(), Ok(&precomposed), "decomposed accent");
+        assert_eq!(key("JOSÉ@Example.com").as_ref(), Ok(&precomposed), "case");
+        assert_eq!(key("josé＠ｅｘａｍｐｌｅ.com").as_ref(), Ok(&precomposed), "full-width at sign and domain");
+        assert_eq!(key("josé@example。com").as_ref(), Ok(&precomposed), "ideographic full stop");
+        assert_eq!(Email::parse("jose\u{0301}@EXAMPLE.com").map(|e| e.0), Ok("jos\u{00E9}@example.com".into()));
+        // Domains are kept and compared in their ASCII form.
+        assert_eq!(Email::parse("anna@Bücher.DE").map(|e| e.0), Ok("anna@xn--bcher-kva.de".into()));
+        assert_eq!(key("anna@xn--bcher-kva.de"), key("anna@bücher.de"));
+        assert_eq!(Email::parse("user@ｅｘａｍｐｌｅ.com").map(|e| e.0), Ok("user@example.com".into()));
+    }
+
+    #[test]
+    fn invisible_characters_make_no_address_and_no_username() {
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{202E}',
+            '\u{2067}',
+            '\u{E0020}',
+        ] {
+            let local = format!("jo{c}se@example.com");
+            assert_eq!(Email::parse(&local), Err(Invalid::Email), "U+{:04X} in the local part", c as u32);
+            let domain = format!("jose@exa{c}mple.com");
+            assert_eq!(Email::parse(&domain), Err(Invalid::Email), "U+{:04X} in the domain", c as u32);
+            assert_eq!(Username::parse(&format!("jo{c}se")), Err(Invalid::Username), "U+{:04X}", c as u32);
+            // A look-up ignores them, so the account is found whatever was pasted.
+            assert_eq!(Email::lookup_key(&local), "jose@example.com");
+            assert_eq!(Username::lookup_key(&format!("Jo{c}se")), "jose");
+        }
+        assert_eq!(Email::parse("jose@example.com\u{00A0}x"), Err(Invalid::Email), "no-break space");
+    }
+
+    #[test]
+    fn usernames_are_nfkc_normalised() {
+        assert_eq!(Username::parse("ａｌｉｃｅ").map(|u| u.0), Ok("alice".into()));
+        assert_eq!(Username::parse("ﬁona").map(|u| u.0), Ok("fiona".into()));
+        assert_eq!(Username::parse("Ａｌｉｃｅ").map(|u| u.key()), Username::parse("alice").map(|u| u.key()));
+        assert_eq!(Username::parse("ｍｅ"), Err(Invalid::ReservedUsername), "reserved once normalised");
+        assert_eq!(Username::lookup_key(" ＡＬＩＣＥ "), "alice");
+    }
+
+    #[test]
+    fn lookup_keys_equal_the_stored_keys() {
+        for raw in ["alice@example.com", "José@Bücher.de", "jose\u{0301}@ｅｘａｍｐｌｅ.com", "A.B+c@Sub.Example.ORG"]
+        {
+            let parsed = Email::parse(raw).expect("valid");
+            assert_eq!(Email::lookup_key(raw), parsed.key(), "{raw}");
+            assert_eq!(Email::lookup_key(parsed.as_str()), parsed.key(), "{raw} as stored");
+        }
+        assert_eq!(Email::lookup_key("not an address"), "not an address");
+    }
+
+    #[test]
     fn usernames_refuse_route_words_and_odd_characters() {
         assert!(Username::parse("alice_01").is_ok());
         for (bad, why) in [
@@ -358,8 +481,37 @@ mod tests {
         {
             assert!(Password::new_password(bad).is_err(), "{why}");
         }
+        assert_eq!(Password::new_password("        ").err(), Some(vec![Invalid::PasswordWhitespace]), "eight spaces");
+        assert_eq!(
+            Password::new_password("\u{3000}\t \u{200B}\u{00A0}   ").err(),
+            Some(vec![Invalid::PasswordWhitespace]),
+            "any white space or invisible character"
+        );
+        assert!(Password::new_password(" a secret phrase ").is_ok(), "spaces around words are kept");
         assert!(Password::for_login(&"a".repeat(1025)).is_err(), "over 1024 characters refused at once");
         assert!(Password::for_login(&"é".repeat(1024)).is_ok(), "the limit counts characters, not bytes");
+    }
+
+    #[test]
+    fn new_passwords_may_not_resemble_the_user() {
+        let attributes = [
+            (UserAttribute::Username, "jsmith"),
+            (UserAttribute::FirstName, "Johanna"),
+            (UserAttribute::LastName, "Smithson"),
+            (UserAttribute::Email, "johanna.smithson@example.com"),
+        ];
+        let check = |p: &str| Password::for_login(p).expect("valid").check_similarity(&attributes);
+        for (password, attribute, why) in [
+            ("johanna.smithson@example.com", UserAttribute::Email, "the e-mail itself"),
+            ("JOHANNA.SMITHSON@EXAMPLE.COM", UserAttribute::Email, "in capitals"),
+            ("smithson2024", UserAttribute::LastName, "a name and a year"),
+            ("examples.com", UserAttribute::Email, "the domain"),
+            ("jsmith99", UserAttribute::Username, "the username"),
+        ] {
+            assert_eq!(check(password), Err(Invalid::PasswordTooSimilar { attribute }), "{why}");
+        }
+        assert_eq!(check("correct horse battery staple"), Ok(()));
+        assert_eq!(check("Tr0ub4dor&3"), Ok(()));
     }
 
     #[test]

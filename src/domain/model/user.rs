@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use super::types::{Email, ExternalId, UserId, Username};
+use crate::domain::error::UserAttribute;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -28,6 +29,16 @@ pub struct User {
 }
 
 impl User {
+    /// What a new password of this user may not resemble, in Django's order.
+    pub fn personal_attributes(&self) -> [(UserAttribute, &str); 4] {
+        [
+            (UserAttribute::Username, &self.username),
+            (UserAttribute::FirstName, &self.first_name),
+            (UserAttribute::LastName, &self.last_name),
+            (UserAttribute::Email, &self.email),
+        ]
+    }
+
     /// `first last`, as document 004's `full_name`.
     pub fn full_name(&self) -> String {
         match (self.first_name.is_empty(), self.last_name.is_empty()) {
@@ -70,6 +81,16 @@ impl std::fmt::Debug for NewUser {
             .field("is_staff", &self.is_staff)
             .finish_non_exhaustive()
     }
+}
+
+/// A user's e-mail and username as stored, with the keys they are looked up by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIdentity {
+    pub id: UserId,
+    pub email: String,
+    pub username: String,
+    pub email_key: String,
+    pub username_key: String,
 }
 
 /// Fields a profile update may change; `None` leaves a field as it is.

@@ -209,14 +209,16 @@ pub struct Stats {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CareersRegister {
-    /// Letters, digits and `@.+-_`, at most 150 characters, unique case-insensitively.
+    /// Letters, digits and `@.+-_` (after NFKC: full-width letters are their plain ones), at
+    /// most 150 characters, unique case-insensitively.
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "alice", max_length = 150)]
     username: Input,
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "alice@example.com", max_length = 254)]
     email: Input,
-    /// At least 8 characters, not a common password, not only digits; at most 1024 characters.
+    /// At least 8 characters, not a common password, not only digits or white space, not too
+    /// like the username, names or e-mail; at most 1024 characters.
     #[serde(default)]
     #[schema(required = true, value_type = String, min_length = 8, max_length = 1024)]
     password: Input,

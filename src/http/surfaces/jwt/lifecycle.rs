@@ -169,7 +169,7 @@ async fn request_reset(
 
 /// A new password: the registration policy, and the confirmation when one is sent.
 fn new_password(password: &Input, confirm: &Input, errors: &mut FieldErrors) -> Option<Password> {
-    let raw = password.required("password", errors)?;
+    let raw = password.new_password("password", errors)?;
     let parsed = match Password::new_password(&raw) {
         Ok(p) => Some(p),
         Err(problems) => {
@@ -193,7 +193,8 @@ pub struct ResetConfirmRequest {
     #[serde(default)]
     #[schema(required = true, value_type = String, min_length = 1, max_length = 128)]
     token: Input,
-    /// The new password: at least 8 and at most 1024 characters, not a common password, not only digits.
+    /// The new password: at least 8 and at most 1024 characters, not a common password, not
+    /// only digits or white space, not too like the account's username, names or e-mail.
     #[serde(default)]
     #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, example = "a new secret phrase")]
     password: Input,
@@ -233,7 +234,8 @@ pub struct ChangePasswordRequest {
     #[serde(default)]
     #[schema(required = true, value_type = String, format = Password, min_length = 1, max_length = 1024)]
     current_password: Input,
-    /// The new password: at least 8 and at most 1024 characters, not a common password, not only digits.
+    /// The new password: at least 8 and at most 1024 characters, not a common password, not
+    /// only digits or white space, not too like the account's username, names or e-mail.
     #[serde(default)]
     #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024)]
     password: Input,

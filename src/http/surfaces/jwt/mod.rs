@@ -91,11 +91,13 @@ pub struct ErrorResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    /// Unique, compared case-insensitively; at most 254 characters.
+    /// Unique, compared case-insensitively and in Unicode's NFKC form (the domain in its
+    /// ASCII form); no invisible characters; at most 254 characters.
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "user@example.com", min_length = 1, max_length = 254)]
     email: Input,
-    /// At least 8 and at most 1024 characters, not a common password, not only digits.
+    /// At least 8 and at most 1024 characters, not a common password, not only digits or
+    /// white space, not too like the e-mail or the names.
     #[serde(default)]
     #[schema(required = true, value_type = String, format = Password, example = "securepassword123", min_length = 8, max_length = 1024)]
     password: Input,

@@ -165,7 +165,8 @@ pub struct MicroserviceRegister {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "Ada Lovelace", max_length = 301)]
     full_name: Input,
-    /// At least 8 characters, not a common password, not only digits; at most 1024 characters.
+    /// At least 8 characters, not a common password, not only digits or white space, not too
+    /// like the e-mail or the name; at most 1024 characters.
     #[serde(default)]
     #[schema(required = true, value_type = String, example = "securepassword123", min_length = 8, max_length = 1024)]
     password: Input,
@@ -323,7 +324,7 @@ async fn register(
     let mut errors = FieldErrors::new();
     let email = req.email.required_as("email", &mut errors, Email::parse);
     let names = split_full_name(&req.full_name, &mut errors);
-    let password = req.password.required("password", &mut errors).and_then(|raw| new_password(&raw, &mut errors));
+    let password = req.password.new_password("password", &mut errors).and_then(|raw| new_password(&raw, &mut errors));
     let picture = PictureInput::read(&req.profile_pic, &body.files, &state, &mut errors).await;
     let (email, password) = errors.into_result(email.zip(password))?;
     let (first_name, last_name) = names.unwrap_or_default();
