@@ -15,7 +15,7 @@ use super::{
     error::{Error, Feature, Invalid, Result},
     model::{
         Principal, User,
-        billing::{BillingChange, CheckoutSessionId, CustomerId, EventEffect, NewCheckout, NewCustomer, PlanId},
+        billing::{BillingChange, CheckoutSession, CustomerId, EventEffect, NewCheckout, NewCustomer, PlanId},
     },
     ports::{BillingStore, PaymentGateway},
 };
@@ -101,11 +101,11 @@ impl Billing {
         Billing { store, settings: Arc::new(settings), clock }
     }
 
-    /// Opens a subscription checkout for the caller and returns its session id. The user's
+    /// Opens a subscription checkout for the caller and returns its session. The user's
     /// customer is created on their first checkout and reused afterwards. Provider calls
     /// happen outside any transaction.
     #[instrument(skip_all)]
-    pub async fn start_checkout(&self, principal: &Principal, plan: &str) -> Result<CheckoutSessionId> {
+    pub async fn start_checkout(&self, principal: &Principal, plan: &str) -> Result<CheckoutSession> {
         if !self.settings.gateway.checkout_enabled() {
             return Err(Error::NotConfigured(Feature::Checkout));
         }

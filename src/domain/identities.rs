@@ -23,13 +23,28 @@ use super::{
     },
     outbox::Queued,
     ports::{IdentityProvider, IdentityStore, Tx, UnitOfWork, UserStore},
-    sessions::Sessions,
+    sessions::{Sessions, web::WebSession},
     throttle::Throttle,
 };
 
 /// Times a sign-in looks again after a concurrent first sign-in of the same person linked
 /// or created first.
 const TRIES: usize = 3;
+
+/// Which session a provider sign-in starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Document 002's token pair.
+    Jwt,
+    /// The web app's cookie session.
+    Web,
+}
+
+/// A started session of either kind.
+enum Started {
+    Jwt(User, TokenPair),
+    Web(WebSession),
+}
 
 /// Built by `Domain::build`, which alone sets its ports.
 #[derive(Clone)]
@@ -59,6 +74,29 @@ impl Identities {
     /// new user without a password. An inactive account gets no tokens.
     #[instrument(skip_all, fields(provider = provider.as_str()))]
     pub async fn login(&self, client: &Client, provider: Provider, credential: &str) -> Result<(User, TokenPair)> {
+        match self.provider_sign_in(client, provider, credential, Kind::Jwt).await? {
+            Started::Jwt(user, pair) => Ok((user, pair)),
+            Started::Web(_) => Err(anyhow::anyhow!("a JWT sign-in started a browser session").into()),
+        }
+    }
+
+    /// Signs in with what the browser got from `provider`, as [`Identities::login`] does,
+    /// and starts a browser session (the web app's cookie) instead of a JWT one.
+    #[instrument(skip_all, fields(provider = provider.as_str()))]
+    pub async fn sign_in_browser(&self, client: &Client, provider: Provider, credential: &str) -> Result<WebSession> {
+        match self.provider_sign_in(client, provider, credential, Kind::Web).await? {
+            Started::Web(web) => Ok(web),
+            Started::Jwt(..) => Err(anyhow::anyhow!("a browser sign-in started a JWT session").into()),
+        }
+    }
+
+    async fn provider_sign_in(
+        &self,
+        client: &Client,
+        provider: Provider,
+        credential: &str,
+        kind: Kind,
+    ) -> Result<Started> {
         self.throttle.attempt(Action::ProviderLogin, client.ip).await?;
         let identity = self.provider(provider).identify(credential, self.clock.now()).await?;
         let Some(email) = identity.verified_email.clone() else {
@@ -66,7 +104,7 @@ impl Identities {
             return Err(Error::ProviderRefused(provider));
         };
         for _ in 0..TRIES {
-            match self.sign_in(&identity, &email, client).await {
+            match self.sign_in(&identity, &email, client, kind).await {
                 // One identity per provider and user: the account with this e-mail has another.
                 Err(Error::Conflict { field: "provider" }) => {
                     tracing::info!(
@@ -82,7 +120,13 @@ impl Identities {
         Err(anyhow::anyhow!("concurrent sign-ins of one identity kept colliding").into())
     }
 
-    async fn sign_in(&self, identity: &ProviderIdentity, email: &Email, client: &Client) -> Result<(User, TokenPair)> {
+    async fn sign_in(
+        &self,
+        identity: &ProviderIdentity,
+        email: &Email,
+        client: &Client,
+        kind: Kind,
+    ) -> Result<Started> {
         let provider = identity.provider;
         let now = self.clock.now();
         let detail = Some(provider.as_str());
@@ -92,7 +136,7 @@ impl Identities {
             let mut tx = self.uow.begin().await?;
             tx.touch_identity(provider, &identity.subject, email.as_str(), now).await?;
             self.events.in_tx(tx.as_mut(), user.id, EventKind::LoginSucceeded, client, detail).await?;
-            return self.start_session(tx, user, None).await;
+            return self.start_session(tx, user, None, kind).await;
         }
         if let Some((mut user, hash)) = self.users.credentials_by_email(&email.key()).await? {
             refuse_inactive(&user, provider)?;
@@ -114,8 +158,9 @@ impl Identities {
             }
             self.events.in_tx(tx.as_mut(), user.id, EventKind::ProviderLinked, client, detail).await?;
             self.events.in_tx(tx.as_mut(), user.id, EventKind::LoginSucceeded, client, detail).await?;
-            let signed_in = self.start_session(tx, user, revoked).await?;
-            tracing::info!(user_id = %signed_in.0.id, "provider identity linked to the account with its verified e-mail");
+            let user_id = user.id;
+            let signed_in = self.start_session(tx, user, revoked, kind).await?;
+            tracing::info!(user_id = %user_id, "provider identity linked to the account with its verified e-mail");
             return Ok(signed_in);
         }
         let new = self.accounts.provider_user(identity, email.clone())?;
@@ -124,26 +169,41 @@ impl Identities {
         tx.insert_identity(identity, user.id, now).await?;
         self.events.in_tx(tx.as_mut(), user.id, EventKind::AccountCreated, client, detail).await?;
         self.events.in_tx(tx.as_mut(), user.id, EventKind::ProviderLinked, client, detail).await?;
-        let signed_in = self.start_session(tx, user, None).await?;
-        tracing::info!(user_id = %signed_in.0.id, "account created by a provider's first sign-in");
+        let user_id = user.id;
+        let signed_in = self.start_session(tx, user, None, kind).await?;
+        tracing::info!(user_id = %user_id, "account created by a provider's first sign-in");
         Ok(signed_in)
     }
 
-    /// Adds a JWT session to `tx` and commits; then delivers the revocation `tx` queued, if any.
+    /// Adds a session of `kind` to `tx` and commits; then delivers the revocation `tx`
+    /// queued, if any.
     async fn start_session(
         &self,
         mut tx: Box<dyn Tx>,
         user: User,
         revoked: Option<Queued>,
-    ) -> Result<(User, TokenPair)> {
-        let (session, pair) = self.sessions.new_jwt_session(user.id)?;
+        kind: Kind,
+    ) -> Result<Started> {
+        let user_id = user.id;
+        let (session, started) = match kind {
+            Kind::Jwt => {
+                let (session, pair) = self.sessions.new_jwt_session(user.id)?;
+                (session, Started::Jwt(user, pair))
+            }
+            Kind::Web => {
+                let (session, web) = self.sessions.new_web_session(user)?;
+                (session, Started::Web(web))
+            }
+        };
         tx.insert_session(&session).await?;
         tx.commit().await?;
         if let Some(queued) = revoked {
-            self.sessions.revoked(&Revocation::User(user.id), queued).await;
+            self.sessions.revoked(&Revocation::User(user_id), queued).await;
         }
-        self.sessions.remember(&session);
-        Ok((user, pair))
+        if kind == Kind::Jwt {
+            self.sessions.remember(&session);
+        }
+        Ok(started)
     }
 
     /// The caller's ways to sign in: password or not, and linked providers.

@@ -19,7 +19,7 @@ use super::{
         ListPage, Mail, MailPurpose, MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider,
         ProviderIdentity, RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods,
         StorageSummary, StoredFile, StoredIdentity, StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
-        billing::{BillingChange, CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
+        billing::{BillingChange, CheckoutSession, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
 
@@ -179,7 +179,7 @@ pub trait PaymentGateway: Send + Sync {
     /// Creates a customer; `Error::Upstream` when the provider fails or cannot be reached.
     async fn create_customer(&self, customer: &NewCustomer) -> Result<CustomerId>;
     /// Opens a subscription checkout; `Error::Upstream` when the provider fails or cannot be reached.
-    async fn create_checkout_session(&self, checkout: &NewCheckout) -> Result<CheckoutSessionId>;
+    async fn create_checkout_session(&self, checkout: &NewCheckout) -> Result<CheckoutSession>;
     /// Checks a webhook delivery's signature against the raw payload, then reads the event.
     /// `Error::NotConfigured` without a signing secret, `Error::InvalidSignature` for a missing,
     /// wrong or stale signature, `Error::Validation` for a signed payload that is no event.

@@ -186,16 +186,18 @@ pub type SurfacePrefix = (&'static str, fn() -> Response);
 pub struct Fallback {
     routes: Routes,
     prefixes: Arc<[SurfacePrefix]>,
+    /// The web app's answer to every other path ([`super::web::page`]).
+    app: fn(&Method, &str) -> Response,
 }
 
 impl Fallback {
     /// `prefixes` pair a surface's path prefix with its 404 ([`not_found`]), longest first
     /// where they nest.
-    pub fn new(routes: &Routes, prefixes: Vec<SurfacePrefix>) -> Self {
-        Fallback { routes: routes.clone(), prefixes: prefixes.into() }
+    pub fn new(routes: &Routes, prefixes: Vec<SurfacePrefix>, app: fn(&Method, &str) -> Response) -> Self {
+        Fallback { routes: routes.clone(), prefixes: prefixes.into(), app }
     }
 
-    fn answer(&self, uri: &Uri) -> Response {
+    fn answer(&self, method: &Method, uri: &Uri) -> Response {
         let path = uri.path();
         if !path.ends_with('/') {
             let with_slash = format!("{path}/");
@@ -215,8 +217,8 @@ impl Fallback {
         if path.starts_with("/api/") || path == "/api" || path.starts_with("/.well-known/") {
             return not_found::<Detail>();
         }
-        // Every other path is the web app's to answer; until it is served there, plain text.
-        (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "Not found\n").into_response()
+        // Every other path is the web app's: deep links such as `/people/alice` draw it.
+        (self.app)(method, path)
     }
 }
 
@@ -230,7 +232,7 @@ impl Service<Request> for Fallback {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        ready(Ok(self.answer(req.uri())))
+        ready(Ok(self.answer(req.method(), req.uri())))
     }
 }
 

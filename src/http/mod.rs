@@ -11,6 +11,7 @@ pub mod paging;
 pub mod problem;
 pub mod server;
 pub mod surfaces;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -53,7 +54,8 @@ pub fn router(state: AppState) -> Router {
             microservice::router(state.domain.pictures.limits().max_bytes),
             &routes,
         ))
-        .merge(layers::api::<problem::Detail, _>(ops::router(), &routes));
+        .merge(layers::api::<problem::Detail, _>(ops::router(), &routes))
+        .merge(layers::api::<account::Dialect, _>(web::router(), &routes));
     // Unknown paths under a surface's prefix answer in its shape. `/api/users/` is shared by
     // documents 000/001 and 002; its 404 is 002's envelope, whose `message` is also what
     // 000/001 clients read.
@@ -65,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             ("/api/user/", layers::not_found::<microservice::Dialect>),
             ("/careers/users/", layers::not_found::<careers::Dialect>),
         ],
+        web::page,
     );
     layers::apply(app, &state, fallback).with_state(state)
 }

@@ -148,6 +148,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(unavailable(surfaces::careers::Doc::openapi(), "CareersDetail"));
     doc.merge(unavailable(surfaces::staff::Doc::openapi(), "ErrorResponse"));
     doc.merge(OpsDoc::openapi());
+    doc.merge(super::web::Doc::openapi());
     doc
 }
 

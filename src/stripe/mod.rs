@@ -19,7 +19,7 @@ use crate::{
     domain::{
         Error, Result,
         error::Feature,
-        model::billing::{CheckoutSessionId, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
+        model::billing::{CheckoutSession, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
         ports::PaymentGateway,
     },
 };
@@ -72,6 +72,9 @@ fn upstream() -> Error {
 #[derive(Deserialize)]
 struct Created {
     id: String,
+    /// A checkout session's page (Stripe has answered it since 2020).
+    #[serde(default)]
+    url: Option<String>,
 }
 
 /// Stripe's error body: `{"error": {"type": …, "code": …, "message": …}}`.
@@ -163,6 +166,13 @@ impl Api {
 }
 
 /// An id Stripe returned, checked before it is stored or shown.
+/// An `http(s)` address without spaces or controls: the web app sends the browser there.
+fn plausible_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 fn checked_id(id: String, prefix: &str) -> Result<String> {
     let plausible = id.starts_with(prefix)
         && id.len() <= 255
@@ -187,7 +197,7 @@ impl PaymentGateway for StripeGateway {
         Ok(CustomerId(checked_id(created.id, "cus_")?))
     }
 
-    async fn create_checkout_session(&self, checkout: &NewCheckout) -> Result<CheckoutSessionId> {
+    async fn create_checkout_session(&self, checkout: &NewCheckout) -> Result<CheckoutSession> {
         let form = [
             ("mode", "subscription"),
             ("customer", checkout.customer.0.as_str()),
@@ -200,7 +210,8 @@ impl PaymentGateway for StripeGateway {
             ("metadata[user_id]", checkout.user.0.as_str()),
         ];
         let created: Created = self.api()?.post("/v1/checkout/sessions", &checkout.idempotency_key, &form).await?;
-        Ok(CheckoutSessionId(checked_id(created.id, "cs_")?))
+        let url = created.url.filter(|u| plausible_url(u));
+        Ok(CheckoutSession { id: checked_id(created.id, "cs_")?, url })
     }
 
     fn verify_event(&self, signature: Option<&str>, payload: &[u8], now: Timestamp) -> Result<PaymentEvent> {

@@ -180,7 +180,7 @@ async fn options_answers_with_the_allowed_methods() {
     let app = sqlite_app().await;
     let cases = [
         ("/api/users/login/", "POST, OPTIONS"),
-        ("/api/users/session/", "POST, DELETE, OPTIONS"),
+        ("/api/users/session/", "GET, HEAD, POST, DELETE, OPTIONS"),
         ("/api/files/{id}/", "GET, HEAD, DELETE, OPTIONS"),
         ("/healthz", "GET, HEAD, OPTIONS"),
     ];

@@ -31,3 +31,4 @@ mod social;
 mod startup;
 mod store;
 mod stripe;
+mod web;

@@ -220,6 +220,8 @@ const REQUEST_TEXT_LIMITS: &[(&str, &str, Option<usize>)] = &[
     ("RefreshRequest", "refresh", None),
     ("GoogleLoginRequest", "token", Some(8192)),
     ("GitHubLoginRequest", "code", Some(512)),
+    ("GoogleSessionRequest", "token", Some(8192)),
+    ("GitHubSessionRequest", "code", Some(512)),
     ("SettingsRequest", "tz", Some(64)),
     ("CheckoutRequest", "plan", None),
     ("StripeEvent", "id", None),
@@ -261,6 +263,7 @@ const REQUEST_TEXT_LIMITS: &[(&str, &str, Option<usize>)] = &[
     ("CareersUpdate", "bio", Some(1000)),
     ("CareersUpdate", "avatar", Some(500)),
     ("CareersUpdate", "email", Some(Email::MAX_LEN)),
+    ("CareersUpdate", "company_name", Some(255)),
 ];
 
 /// Stored values shown in answers, with the limit they were stored under.

@@ -113,10 +113,10 @@ both_backends! {
         assert_eq!(json_of(res, StatusCode::NOT_FOUND).await, json!({"detail": "Not found."}));
         let res = app.client.post(app.url("/healthz")).send().await.expect("send");
         assert_eq!(json_of(res, StatusCode::METHOD_NOT_ALLOWED).await, json!({"detail": "Method \"POST\" not allowed."}));
-        // Outside the API the path is the web app's; it is not answered in an API's shape.
+        // Outside the API the path is the web app's: its page, with its "not found" and a 404.
         let res = app.get("/no/such/page", None).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
-        assert!(res.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
+        assert!(res.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
     }
 }
 

@@ -2,7 +2,7 @@
 //! against local servers that speak Google's key endpoint (with real RSA keys made here)
 //! and GitHub's OAuth and REST protocols.
 
-mod fakes;
+pub(crate) mod fakes;
 
 use std::time::Duration;
 

@@ -58,13 +58,13 @@ struct Inner {
 }
 
 #[derive(Clone)]
-struct FakeStripe {
-    url: String,
+pub(crate) struct FakeStripe {
+    pub(crate) url: String,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl FakeStripe {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/v1/customers", post(stripe_api))
@@ -287,9 +287,10 @@ with_stripe! {
         let (access, external_id) = user(&app, "buyer@example.com").await;
 
         let body = json_of(checkout(&app, &json!({"plan": "pro"}), Some(&access)).await, StatusCode::OK).await;
-        assert_eq!(body, json!({"message": "ok", "session_id": "cs_test_1"}));
+        // `url` is Stripe's checkout page, where the web app sends the browser.
+        assert_eq!(body, json!({"message": "ok", "session_id": "cs_test_1", "url": "https://checkout.stripe.com/c/pay/cs_test_1"}));
         let body = json_of(checkout(&app, &json!({"plan": "team"}), Some(&access)).await, StatusCode::OK).await;
-        assert_eq!(body, json!({"message": "ok", "session_id": "cs_test_2"}));
+        assert_eq!(body, json!({"message": "ok", "session_id": "cs_test_2", "url": "https://checkout.stripe.com/c/pay/cs_test_2"}));
 
         assert_eq!(stripe.paths(), ["/v1/customers", "/v1/checkout/sessions", "/v1/checkout/sessions"], "one customer");
         let requests = stripe.requests();

@@ -6,9 +6,13 @@ use super::types::ExternalId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerId(pub String);
 
-/// The provider's id of a checkout session (Stripe's `cs_…`), handed to the web app.
+/// A checkout session the provider opened: its id (Stripe's `cs_…`) and, when the
+/// provider gives one, the page to send the browser to (Stripe's `url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutSessionId(pub String);
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: Option<String>,
+}
 
 /// A plan the configuration offers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,6 +39,16 @@ fn csrf_for(secret: &[u8]) -> String {
 impl Sessions {
     /// Starts a browser session for a user whose credentials were checked.
     pub(in crate::domain) async fn start_web(&self, user: User) -> Result<WebSession> {
+        let (session, web) = self.new_web_session(user)?;
+        let mut tx = self.uow.begin().await?;
+        tx.insert_session(&session).await?;
+        tx.commit().await?;
+        Ok(web)
+    }
+
+    /// A new browser session's record (for the caller to insert in its transaction) and
+    /// the cookie values it answers once that commits.
+    pub(in crate::domain) fn new_web_session(&self, user: User) -> Result<(SessionRecord, WebSession)> {
         let secret = crypto::random_bytes(32)?;
         let now = self.clock.now();
         let session = SessionRecord {
@@ -50,17 +60,15 @@ impl Sessions {
             expires_at: clock::after(now, self.tokens.refresh_ttl())?,
             revoked: false,
         };
-        let mut tx = self.uow.begin().await?;
-        tx.insert_session(&session).await?;
-        tx.commit().await?;
         let cookie = SecretString::from(format!("{}.{}", session.id.0, URL_SAFE_NO_PAD.encode(&secret)));
-        Ok(WebSession {
+        let web = WebSession {
             user,
             cookie,
             csrf_token: csrf_for(&secret),
             expires_at: session.expires_at,
             lifetime: self.tokens.refresh_ttl(),
-        })
+        };
+        Ok((session, web))
     }
 
     /// The session a `sessionid` cookie names, if it is live, its secret matches and its

@@ -14,7 +14,7 @@ use aws_lc_rs::{
 };
 use axum::{
     Form, Json, Router,
-    extract::State,
+    extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -199,6 +199,8 @@ pub enum GitHubFailure {
 
 #[derive(Default)]
 struct GitHubInner {
+    /// Who "signs in" on the authorize page (a browser test's GitHub user).
+    authorizing: Option<Person>,
     /// Codes handed out and not yet exchanged.
     codes: HashMap<String, Person>,
     tokens: HashMap<String, Person>,
@@ -258,6 +260,24 @@ async fn access_token(
     Json(json!({"access_token": token, "token_type": "bearer", "scope": "read:user,user:email"})).into_response()
 }
 
+/// GitHub's authorize page, already approved: straight back to `redirect_uri` with a code
+/// for the person set by [`FakeGitHub::authorize_as`] and the client's `state`.
+async fn authorize(State(inner): State<Arc<Mutex<GitHubInner>>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let mut inner = inner.lock().expect("lock");
+    let (Some(person), Some(redirect)) = (inner.authorizing.clone(), q.get("redirect_uri")) else {
+        return (StatusCode::BAD_REQUEST, "no one to authorize, or no redirect_uri").into_response();
+    };
+    if q.get("client_id").map(String::as_str) != Some(GITHUB_CLIENT_ID) {
+        return (StatusCode::BAD_REQUEST, "unknown client_id").into_response();
+    }
+    inner.next += 1;
+    let code = format!("code{:016x}", inner.next);
+    inner.codes.insert(code.clone(), person);
+    let state = q.get("state").cloned().unwrap_or_default();
+    let location = format!("{redirect}?code={code}&state={state}");
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
 fn person_of(inner: &GitHubInner, headers: &HeaderMap) -> Option<Person> {
     let token = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?;
     inner.tokens.get(token).cloned()
@@ -295,6 +315,7 @@ impl FakeGitHub {
         let inner = Arc::new(Mutex::new(GitHubInner::default()));
         let app = Router::new()
             .route("/login/oauth/access_token", post(access_token))
+            .route("/login/oauth/authorize", get(authorize))
             .route("/api/user", get(user))
             .route("/api/user/emails", get(emails))
             .with_state(inner.clone());
@@ -309,6 +330,11 @@ impl FakeGitHub {
         let code = format!("code{:016x}", inner.next);
         inner.codes.insert(code.clone(), person.clone());
         code
+    }
+
+    /// The person the authorize page signs in, as GitHub would after its own login.
+    pub fn authorize_as(&self, person: Person) {
+        self.inner.lock().expect("lock").authorizing = Some(person);
     }
 
     pub fn fail(&self, failure: Option<GitHubFailure>) {

@@ -3,6 +3,7 @@
 //! with. Files, the storage summary and Stripe checkout have their own modules.
 
 mod error;
+mod provider_session;
 mod session;
 mod stripe;
 
@@ -40,15 +41,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/settings/", patch(settings))
         .route("/api/users/storage/", get(storage))
         .merge(session::router())
+        .merge(provider_session::router())
         .merge(stripe::router())
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(me, token, regenerate, storage, settings, session::sign_in, session::sign_out, stripe::checkout, stripe::webhook),
+    paths(me, token, regenerate, storage, settings, session::current, session::sign_in, session::sign_out, provider_session::google, provider_session::github, stripe::checkout, stripe::webhook),
     components(schemas(
         MeResponse, TokenResponse, StorageResponse, SettingsRequest, SettingsResponse, SettingsDetails,
         UpdatedSettings, MessageResponse, session::SignInRequest, session::SignInResponse, session::SessionUser,
+        session::CurrentSession, session::CurrentUser, provider_session::GoogleSessionRequest,
+        provider_session::GitHubSessionRequest,
         stripe::CheckoutRequest, stripe::CheckoutResponse, stripe::StripeEvent, stripe::StripeEventData,
         stripe::WebhookResponse
     )),

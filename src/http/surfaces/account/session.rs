@@ -5,7 +5,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::get,
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
@@ -17,16 +17,18 @@ use crate::{
         AuthFailure, Error, FieldErrors, Invalid,
         accounts::LoginName,
         model::{Password, Via},
+        sessions::web::WebSession,
     },
     http::{
         AppState,
         auth::{self, Authed, CSRF_COOKIE, ClientInfo, SESSION_COOKIE},
         body::{Body, Input},
+        surfaces::microservice::picture_url,
     },
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/users/session/", post(sign_in).delete(sign_out))
+    Router::new().route("/api/users/session/", get(current).post(sign_in).delete(sign_out))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -92,6 +94,78 @@ impl TryFrom<SignInRequest> for SignIn {
     }
 }
 
+/// The signed-in browser's user, as the web app starts from it.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentSession {
+    user: CurrentUser,
+}
+
+/// The user of a browser session, with what the web app needs to draw its pages.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentUser {
+    #[schema(example = "kq3Xb8n2T6mJ0wZp5RyH4g")]
+    external_id: String,
+    /// The numeric id document 003 shows and follows by.
+    #[schema(example = 42)]
+    id: i64,
+    #[schema(example = "user@example.com", max_length = 254)]
+    email: String,
+    email_verified: bool,
+    #[schema(example = "user", max_length = 150)]
+    username: String,
+    #[schema(example = "John", max_length = 150)]
+    first_name: String,
+    #[schema(example = "Doe", max_length = 150)]
+    last_name: String,
+    /// Absolute URL of the profile picture (or the avatar link), `null` without one.
+    #[schema(example = "http://127.0.0.1:8000/api/user/media/3q2-7wK1x0yZ9bVfA4mN8g.png")]
+    picture: Option<String>,
+    /// The IANA time zone, `null` when not set.
+    #[schema(example = "Europe/Paris")]
+    tz: Option<String>,
+    /// The plan Stripe reports the user subscribed to, `null` on the free plan.
+    #[schema(example = "pro")]
+    plan: Option<String>,
+    /// Stripe's subscription status (`active`, `past_due`, `canceled`, …), `null` without one.
+    #[schema(example = "active")]
+    subscription_status: Option<String>,
+    /// Whether the staff endpoints (`/api/staff/`) answer this user.
+    is_staff: bool,
+}
+
+/// The browser session's user.
+///
+/// Only the session cookie answers: a bearer token is refused, as on sign-out.
+#[utoipa::path(get, path = "/api/users/session/", tag = TAG, operation_id = "account_session_current", security(("session" = [])),
+    responses(
+        (status = 200, body = CurrentSession, description = "The signed-in user"),
+        (status = 401, body = MessageResponse, description = "No live session cookie (`Not authenticated`)"),
+    ))]
+pub async fn current(
+    State(state): State<AppState>,
+    Authed(p, ..): Authed<ApiError>,
+) -> Result<Json<CurrentSession>, ApiError> {
+    if p.via() != Via::Cookie {
+        return Err(Error::Unauthenticated(AuthFailure::Missing).into());
+    }
+    let u = p.user();
+    let user = CurrentUser {
+        external_id: u.external_id.0.clone(),
+        id: u.id.0,
+        email: u.email.clone(),
+        email_verified: u.email_verified,
+        username: u.username.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        picture: picture_url(u.avatar.as_deref(), &state.public_url),
+        tz: u.tz.clone(),
+        plan: u.plan.clone(),
+        subscription_status: u.subscription_status.clone(),
+        is_staff: u.is_staff,
+    };
+    Ok(Json(CurrentSession { user }))
+}
+
 fn secure(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
 }
@@ -120,18 +194,23 @@ pub async fn sign_in(
     auth::check_origin(&state, &headers)?;
     let SignIn(name, password) = req.try_into()?;
     let session = state.domain.accounts.sign_in_browser(&client, &name, &password).await?;
+    Ok(signed_in(&state, jar, session))
+}
+
+/// The answer of every browser sign-in: the session and CSRF cookies, and the user.
+pub(super) fn signed_in(state: &AppState, jar: CookieJar, session: WebSession) -> Response {
     let max_age = cookie::time::Duration::seconds(i64::try_from(session.lifetime.as_secs()).unwrap_or(i64::MAX));
     let sid = Cookie::build((SESSION_COOKIE, session.cookie_value().to_string()))
         .path("/")
         .http_only(true)
-        .secure(secure(&state))
+        .secure(secure(state))
         .same_site(SameSite::Lax)
         .max_age(max_age)
         .build();
     // Readable by the web app's JavaScript, which echoes it in `X-CSRFToken`.
     let csrf = Cookie::build((CSRF_COOKIE, session.csrf_token.clone()))
         .path("/")
-        .secure(secure(&state))
+        .secure(secure(state))
         .same_site(SameSite::Lax)
         .max_age(max_age)
         .build();
@@ -147,7 +226,7 @@ pub async fn sign_in(
             last_name: user.last_name.clone(),
         },
     };
-    Ok((jar.add(sid).add(csrf), Json(body)).into_response())
+    (jar.add(sid).add(csrf), Json(body)).into_response()
 }
 
 /// Signs the browser out.

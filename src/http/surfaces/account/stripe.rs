@@ -51,6 +51,11 @@ pub struct CheckoutResponse {
     /// For Stripe.js to redirect the browser to the checkout page.
     #[schema(example = "cs_test_a1b2c3d4...")]
     session_id: String,
+    /// Stripe's checkout page for this session, where the web app sends the browser
+    /// (no Stripe.js needed); absent when Stripe did not give one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "https://checkout.stripe.com/c/pay/cs_test_a1b2c3d4...")]
+    url: Option<String>,
 }
 
 /// A Stripe event, as Stripe sends it; fields not named here are ignored.
@@ -98,7 +103,7 @@ pub async fn checkout(
 ) -> Result<Json<CheckoutResponse>, Unauthorized> {
     let plan = req.plan().map_err(|e| unexpected(e.into()))?;
     let session = state.domain.billing.start_checkout(&p, &plan).await.map_err(unexpected)?;
-    Ok(Json(CheckoutResponse { message: "ok", session_id: session.0 }))
+    Ok(Json(CheckoutResponse { message: "ok", session_id: session.id, url: session.url }))
 }
 
 /// Receives Stripe's events.

@@ -32,6 +32,7 @@ use crate::{
 const TAG: &str = "careers";
 const NAME_MAX: usize = 150;
 const BIO_MAX: usize = 1000;
+const COMPANY_MAX: usize = 255;
 const AVATAR_MAX: usize = 500;
 
 type Auth = Authed<ApiError>;
@@ -92,6 +93,7 @@ pub struct CareersFieldErrors {
     last_name: Option<Vec<String>>,
     bio: Option<Vec<String>>,
     avatar: Option<Vec<String>>,
+    company_name: Option<Vec<String>>,
     refresh: Option<Vec<String>>,
     following: Option<Vec<String>>,
     batch_size: Option<Vec<String>>,
@@ -308,6 +310,10 @@ pub struct CareersUpdate {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 254)]
     email: Input,
+    /// Document 002's company, which only its registration sets; the web app edits it here.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 255)]
+    company_name: Input,
 }
 
 impl TryFrom<CareersUpdate> for ProfileUpdate {
@@ -319,6 +325,7 @@ impl TryFrom<CareersUpdate> for ProfileUpdate {
         let first_name = r.first_name.text("first_name", NAME_MAX, &mut errors);
         let last_name = r.last_name.text("last_name", NAME_MAX, &mut errors);
         let bio = r.bio.text("bio", BIO_MAX, &mut errors);
+        let company_name = r.company_name.text("company_name", COMPANY_MAX, &mut errors);
         let avatar = match r.avatar.nullable("avatar", &mut errors) {
             None => None,
             Some(None) => Some(None),
@@ -331,6 +338,7 @@ impl TryFrom<CareersUpdate> for ProfileUpdate {
             last_name,
             bio,
             avatar,
+            company_name,
             ..ProfileUpdate::default()
         }))
     }
