@@ -22,7 +22,8 @@ use crate::{config::Config, domain::Domain, telemetry::Metrics};
 /// What every handler may reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub domain: Domain,
+    /// Shared, not copied: a handler's state is cloned for every request.
+    pub domain: Arc<Domain>,
     pub config: Arc<Config>,
     /// Base of absolute links, without a trailing slash.
     pub public_url: Arc<str>,
@@ -31,7 +32,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(domain: Domain, config: Config, public_url: String) -> Self {
-        AppState { domain, config: Arc::new(config), public_url: public_url.into(), metrics: Metrics::new() }
+        AppState {
+            domain: Arc::new(domain),
+            config: Arc::new(config),
+            public_url: public_url.into(),
+            metrics: Metrics::new(),
+        }
     }
 }
 
