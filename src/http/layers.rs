@@ -19,7 +19,7 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
-use tower::Service;
+use tower::{Service, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::{
@@ -52,9 +52,18 @@ pub fn api<D: Dialect, S: Clone + Send + Sync + 'static>(router: Router<S>, rout
             let allow = matched.and_then(|m| routes.allow.get(m.as_str()).cloned());
             async move { method_not_allowed::<D>(method, allow) }
         })
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(CatchPanicLayer::custom(problem::panic_response::<D>))
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(problem::panic_response::<D>))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                )),
+        )
 }
 
 /// Every route's path template and the methods it answers, read from the OpenAPI
@@ -94,18 +103,27 @@ impl Routes {
 /// What every request gets, whatever serves it: a request id, a tracing span, metrics,
 /// the body limit, `nosniff`, the referrer policy and CORS; and the fallbacks.
 pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> Router<AppState> {
-    let mut router = router
-        .fallback_service(fallback)
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        // A body that trickles in is cut (its reader then fails as a malformed body).
-        .layer(RequestBodyTimeoutLayer::new(server::BODY_IDLE_TIMEOUT))
-        .layer(RequestBodyDeadlineLayer::new(server::BODY_DEADLINE))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+    // Each `Router::layer` call boxes every route once more, and a request clones every box
+    // of its route: the layers go in as two stacks (around CORS, when it is on), not one
+    // call each. In a `ServiceBuilder` the first layer is the outermost.
+    let inner = ServiceBuilder::new()
+        // A panic outside any surface (a layer's) still gets a bare 500.
+        .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>))
         .layer(CompressionLayer::new().gzip(true).compress_when(compressible()))
-        // Outermost guard: a panic outside any surface (a layer's) still gets a bare 500.
-        .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>));
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        // A body that trickles in is cut (its reader then fails as a malformed body).
+        .layer(RequestBodyDeadlineLayer::new(server::BODY_DEADLINE))
+        .layer(RequestBodyTimeoutLayer::new(server::BODY_IDLE_TIMEOUT))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
+    let outer = ServiceBuilder::new()
+        .layer(middleware::map_request(plain_request_id))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // The access line carries the status; a 5xx's cause is logged where it happened.
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(access_line).on_failure(()))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+    let mut router = router.fallback_service(fallback).layer(inner);
     if !state.config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         router = router.layer(
@@ -116,12 +134,7 @@ pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> 
                 .allow_credentials(true),
         );
     }
-    router
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        // The access line carries the status; a 5xx's cause is logged where it happened.
-        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(access_line).on_failure(()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(middleware::map_request(plain_request_id))
+    router.layer(outer)
 }
 
 /// A request id the client sent is kept (so a proxy's id follows the request through)
