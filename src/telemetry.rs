@@ -1,9 +1,14 @@
 //! Logs to stderr (`USERD_LOG` filter, `USERD_LOG_FORMAT`) and the Prometheus metrics of one application.
 
-use std::{io::IsTerminal, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    io::IsTerminal,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use axum::http::{Method, StatusCode};
-use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tracing_subscriber::EnvFilter;
 
@@ -45,7 +50,13 @@ pub fn print(format: LogFormat, level: tracing::Level, line: &str) {
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
+    /// The counter and histogram of each (route, method, status) met so far, so a request
+    /// only looks them up (routes, methods and statuses are closed sets).
+    handles: Arc<RwLock<Handles>>,
 }
+
+/// Route → (method, status) → handles.
+type Handles = HashMap<Box<str>, HashMap<(&'static str, u16), (Counter, Histogram)>>;
 
 static METADATA: Metadata<'static> = Metadata::new("userd", Level::INFO, Some(module_path!()));
 
@@ -66,20 +77,38 @@ pub(crate) fn method_label(method: &Method) -> &'static str {
 
 impl Metrics {
     pub fn new() -> Self {
-        Metrics { recorder: Arc::new(PrometheusBuilder::new().build_recorder()) }
+        Metrics { recorder: Arc::new(PrometheusBuilder::new().build_recorder()), handles: Arc::default() }
     }
 
     /// One answered request. `route` is the matched route template (a closed set), or `None`.
     pub fn request(&self, method: &Method, route: Option<&str>, status: StatusCode, took: Duration) {
+        let method = method_label(method);
+        let route = route.unwrap_or("unmatched");
+        let status = status.as_u16();
+        let known = self.handles.read().ok().and_then(|h| h.get(route)?.get(&(method, status)).cloned());
+        let (counter, histogram) = match known {
+            Some(handles) => handles,
+            None => {
+                let handles = self.register(method, route, status);
+                if let Ok(mut h) = self.handles.write() {
+                    h.entry(route.into()).or_default().insert((method, status), handles.clone());
+                }
+                handles
+            }
+        };
+        counter.increment(1);
+        histogram.record(took.as_secs_f64());
+    }
+
+    fn register(&self, method: &'static str, route: &str, status: u16) -> (Counter, Histogram) {
         let labels = vec![
-            Label::new("method", method_label(method)),
-            Label::new("path", route.unwrap_or("unmatched").to_string()),
-            Label::new("status", status.as_u16().to_string()),
+            Label::new("method", method),
+            Label::new("path", route.to_string()),
+            Label::new("status", status.to_string()),
         ];
         let counter = Key::from_parts("http_requests_total", labels.clone());
-        self.recorder.register_counter(&counter, &METADATA).increment(1);
         let histogram = Key::from_parts("http_request_duration_seconds", labels);
-        self.recorder.register_histogram(&histogram, &METADATA).record(took.as_secs_f64());
+        (self.recorder.register_counter(&counter, &METADATA), self.recorder.register_histogram(&histogram, &METADATA))
     }
 
     /// The Prometheus text format.
