@@ -372,11 +372,8 @@ both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_cached_on_one_node_sees_a_change_made_on_another() {
     let Some(db) = TestDb::new(Backend::Postgres).await else { return };
-    let secret = "a-shared-secret-key-for-both-directory-nodes-0123456789";
-    let env = [("USERD_DATABASE_URL", db.url.as_str()), ("USERD_SECRET_KEY", secret)];
-    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
-    let (mut a, urls_a) = crate::cli::start_with(dir_a.path(), &env, 1);
-    let (mut b, urls_b) = crate::cli::start_with(dir_b.path(), &env, 1);
+    let nodes = crate::cli::Nodes::start(&db.url, 2, &[]);
+    let (a, b) = (&nodes.urls[0], &nodes.urls[1]);
     let client = reqwest::Client::new();
     let total = |url: String| {
         let client = client.clone();
@@ -398,13 +395,9 @@ async fn a_directory_cached_on_one_node_sees_a_change_made_on_another() {
         let client = client.clone();
         async move { client.post(format!("{url}{BASE}/register/")).json(&body).send().await.expect("send").status() }
     };
-    assert_eq!(reg(urls_a[0].clone(), "one").await, StatusCode::CREATED);
-    assert_eq!(total(urls_a[0].clone()).await, 1);
-    assert_eq!(total(urls_a[0].clone()).await, 1);
-    assert_eq!(reg(urls_b[0].clone(), "two").await, StatusCode::CREATED);
-    assert_eq!(total(urls_a[0].clone()).await, 2, "node A sees node B's registration at once");
-    for child in [&a, &b] {
-        crate::cli::sigterm(child);
-    }
-    let _ = (a.wait(), b.wait());
+    assert_eq!(reg(a.clone(), "one").await, StatusCode::CREATED);
+    assert_eq!(total(a.clone()).await, 1);
+    assert_eq!(total(a.clone()).await, 1);
+    assert_eq!(reg(b.clone(), "two").await, StatusCode::CREATED);
+    assert_eq!(total(a.clone()).await, 2, "node A sees node B's registration at once");
 }

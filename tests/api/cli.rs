@@ -147,6 +147,43 @@ pub(crate) fn start_with(
     (child, urls)
 }
 
+/// `n` userd processes serving one PostgreSQL database, as nodes behind a load balancer
+/// are: each with its own data directory, all with the same secret key and `env`. They are
+/// stopped (SIGTERM) when this is dropped.
+pub(crate) struct Nodes {
+    pub urls: Vec<String>,
+    pub dirs: Vec<tempfile::TempDir>,
+    children: Vec<std::process::Child>,
+}
+
+impl Nodes {
+    pub(crate) fn start(database_url: &str, n: usize, env: &[(&str, &str)]) -> Nodes {
+        let mut all = vec![
+            ("USERD_DATABASE_URL", database_url),
+            ("USERD_SECRET_KEY", "a-secret-key-every-node-of-the-test-shares-0123456789"),
+        ];
+        all.extend_from_slice(env);
+        let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().expect("dir")).collect();
+        let (children, urls) = dirs
+            .iter()
+            .map(|dir| {
+                let (child, mut urls) = start_with(dir.path(), &all, 1);
+                (child, urls.remove(0))
+            })
+            .unzip();
+        Nodes { urls, dirs, children }
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            sigterm(child);
+            let _ = child.wait();
+        }
+    }
+}
+
 #[tokio::test]
 async fn serve_listens_on_every_address_of_userd_bind() {
     let dir = tempfile::tempdir().expect("dir");

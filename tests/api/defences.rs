@@ -209,28 +209,21 @@ async fn without_its_shared_counters_the_limiter_falls_back_to_strict_local_limi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_on_one_database_share_the_login_limits() {
     let Some(db) = TestDb::new(Backend::Postgres).await else { return };
-    let secret = "a-shared-secret-key-for-three-processes-0123456789";
     // Day-long windows: the real clock cannot cross a window's end during the test.
     let env = [
-        ("USERD_DATABASE_URL", db.url.as_str()),
-        ("USERD_SECRET_KEY", secret),
         ("USERD_RATE_LIMIT", "on"),
         ("USERD_THROTTLE_LOGIN_ADDRESS", "10/1d"),
         ("USERD_THROTTLE_LOGIN_ACCOUNT_ADDRESS", "5/1d"),
     ];
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let mut nodes = Vec::new();
-    for dir in &dirs {
-        let (child, urls) = crate::cli::start_with(dir.path(), &env, 1);
-        nodes.push((child, urls[0].clone()));
-    }
+    let nodes = crate::cli::Nodes::start(&db.url, 3, &env);
+    let urls = &nodes.urls;
     let client = reqwest::Client::new();
     let body = json!({"email": "shared@example.com", "password": PASSWORD, "confirm_password": PASSWORD});
-    let res = client.post(format!("{}/api/users/register/", nodes[0].1)).json(&body).send().await.expect("register");
+    let res = client.post(format!("{}/api/users/register/", urls[0])).json(&body).send().await.expect("register");
     assert_eq!(res.status(), StatusCode::CREATED);
     let login = |node: usize, password: &'static str| {
         client
-            .post(format!("{}/api/users/login/", nodes[node].1))
+            .post(format!("{}/api/users/login/", urls[node]))
             .json(&json!({"email": "shared@example.com", "password": password}))
             .send()
     };
@@ -245,19 +238,15 @@ async fn three_nodes_on_one_database_share_the_login_limits() {
     // Per address too: five more failures for other accounts make ten from this address.
     for i in 0..5 {
         let body = json!({"email": format!("n{i}@example.com"), "password": "wrong-password"});
-        let res = client.post(format!("{}/api/users/login/", nodes[i % 3].1)).json(&body).send().await.expect("send");
+        let res = client.post(format!("{}/api/users/login/", urls[i % 3])).json(&body).send().await.expect("send");
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
-    for (_, url) in &nodes {
+    for url in urls {
         let body = json!({"email": "other@example.com", "password": "wrong-password"});
         let res = client.post(format!("{url}/api/users/login/")).json(&body).send().await.expect("send");
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{url}");
         // Health and authenticated calls are untouched by the flood.
         assert_eq!(client.get(format!("{url}/healthz")).send().await.expect("send").status(), StatusCode::OK);
-    }
-    for (mut child, _) in nodes {
-        crate::cli::sigterm(&child);
-        let _ = child.wait();
     }
 }
 

@@ -464,12 +464,8 @@ async fn a_failing_smtp_server_never_fails_the_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_and_a_deactivation_on_one_process_hold_on_another() {
     let Some(db) = TestDb::new(Backend::Postgres).await else { return };
-    let secret = "a-shared-secret-key-for-both-processes-0123456789";
-    let env = [("USERD_DATABASE_URL", db.url.as_str()), ("USERD_SECRET_KEY", secret)];
-    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
-    let (mut a, urls_a) = crate::cli::start_with(dir_a.path(), &env, 1);
-    let (mut b, urls_b) = crate::cli::start_with(dir_b.path(), &env, 1);
-    let (a_url, b_url) = (urls_a[0].clone(), urls_b[0].clone());
+    let nodes = crate::cli::Nodes::start(&db.url, 2, &[]);
+    let (a_url, b_url) = (nodes.urls[0].clone(), nodes.urls[1].clone());
     let client = reqwest::Client::new();
     let post = |url: String, body: Value, token: Option<String>| {
         let mut req = client.post(url).json(&body);
@@ -508,7 +504,7 @@ async fn a_reset_and_a_deactivation_on_one_process_hold_on_another() {
     assert_eq!(profile_on_b(access.clone()).await.expect("send").status(), StatusCode::OK, "B has cached the login");
     let res = post(format!("{a_url}/api/users/password/reset/"), json!({"email": "reset@example.com"}), None).await;
     assert_eq!(res.expect("send").status(), StatusCode::OK);
-    let outbox = dir_a.path().join("outbox");
+    let outbox = nodes.dirs[0].path().join("outbox");
     let mut token = None;
     for _ in 0..200 {
         let texts: Vec<String> = std::fs::read_dir(&outbox)
@@ -547,9 +543,4 @@ async fn a_reset_and_a_deactivation_on_one_process_hold_on_another() {
         post(format!("{b_url}/api/users/login/"), json!({"email": "quits@example.com", "password": PASSWORD}), None)
             .await;
     assert_eq!(res.expect("send").status(), StatusCode::UNAUTHORIZED);
-
-    for child in [&mut a, &mut b] {
-        crate::cli::sigterm(child);
-        let _ = child.wait();
-    }
 }

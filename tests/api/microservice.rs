@@ -368,12 +368,8 @@ both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_change_on_one_process_holds_on_another_at_once() {
     let Some(db) = TestDb::new(Backend::Postgres).await else { return };
-    let secret = "a-shared-secret-key-for-both-processes-0123456789";
-    let env = [("USERD_DATABASE_URL", db.url.as_str()), ("USERD_SECRET_KEY", secret)];
-    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
-    let (mut a, urls_a) = crate::cli::start_with(dir_a.path(), &env, 1);
-    let (mut b, urls_b) = crate::cli::start_with(dir_b.path(), &env, 1);
-    let (a_url, b_url) = (&urls_a[0], &urls_b[0]);
+    let nodes = crate::cli::Nodes::start(&db.url, 2, &[]);
+    let (a_url, b_url) = (&nodes.urls[0], &nodes.urls[1]);
     let client = reqwest::Client::new();
     let post = |url: String, body: Value| client.post(url).json(&body).send();
     let res = post(format!("{a_url}/api/user/register/"), json!({"email": "nodes@example.com", "password": PASSWORD}))
@@ -417,8 +413,4 @@ async fn a_password_change_on_one_process_holds_on_another_at_once() {
         StatusCode::OK,
         "the changing login stays, on B too"
     );
-    for child in [&mut a, &mut b] {
-        crate::cli::sigterm(child);
-        let _ = child.wait();
-    }
 }
