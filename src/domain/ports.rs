@@ -27,17 +27,18 @@ use super::{
 /// counters a posts service keeps.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
-    /// The active users matching `query`, in its order; `offset`/`limit` are already worked
-    /// out by the caller (which may have reversed the order to read from the far end).
-    /// `matching` is how many match in all, which the store may use to choose how to read
-    /// (walk the ordering and test each user, or collect the matches and sort them).
+    /// The active users matching `query`, in its order, with `is_following` false (the
+    /// viewer's follows are read apart); `offset`/`limit` are already worked out by the
+    /// caller (which may have reversed the order to read from the far end). `matching` is
+    /// how many match in all, of `active` users, which the store may use to choose how to
+    /// read (walk the ordering and test each user, or collect the matches and sort them).
     async fn search(
         &self,
         query: &DirectoryQuery,
-        viewer: Option<UserId>,
         offset: u64,
         limit: u32,
         matching: u64,
+        active: u64,
     ) -> Result<Vec<UserCard>>;
     /// How many active users match `query`'s filters (without filters: kept, not counted).
     async fn count(&self, query: &DirectoryQuery) -> Result<u64>;

@@ -127,11 +127,12 @@ impl Social {
             None => {
                 let users = if start > total / 2 {
                     let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
-                    let mut users = self.directory.search(&reversed, None, total - end, limit, total).await?;
+                    let mut users =
+                        self.directory.search(&reversed, total - end, limit, total, state.active_users).await?;
                     users.reverse();
                     users
                 } else {
-                    self.directory.search(query, None, start, limit, total).await?
+                    self.directory.search(query, start, limit, total, state.active_users).await?
                 };
                 if let Ok(mut c) = self.cache.lock() {
                     c.keep_page(key, version, users.clone());

@@ -2,10 +2,10 @@
 //! scheme) or a personal API token (`Bearer` or DRF's `Token` scheme) in `Authorization`,
 //! or the browser session cookie with `X-CSRFToken` on unsafe methods.
 
-use std::{marker::PhantomData, net::SocketAddr};
+use std::marker::PhantomData;
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::FromRequestParts,
     http::{HeaderMap, Method, header, header::AUTHORIZATION, request::Parts},
 };
 use axum_extra::extract::CookieJar;
@@ -167,10 +167,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = match parts.extensions.get::<ClientAddr>() {
-            Some(ClientAddr(ip)) => Some(*ip),
-            None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-        };
+        let ip = parts.extensions.get::<ClientAddr>().map(|ClientAddr(ip)| *ip);
         let agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
         Ok(ClientInfo(Client::new(ip, agent)))
     }

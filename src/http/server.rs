@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, extract::ConnectInfo, http::Request};
+use axum::{Router, body::Body, http::Request};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -128,7 +128,6 @@ pub async fn serve(
         let proxies = proxies.clone();
         let service = tower::service_fn(move |mut req: Request<Incoming>| {
             let client = proxies.client(peer.ip(), req.headers());
-            req.extensions_mut().insert(ConnectInfo(peer));
             req.extensions_mut().insert(ClientAddr(client));
             router.clone().oneshot(req.map(Body::new))
         });

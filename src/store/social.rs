@@ -293,10 +293,6 @@ impl SqlStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn active_users(&self) -> Result<u64> {
-        Ok(DirectoryStore::state(self).await?.active_users)
-    }
-
     async fn scalar(&self, sql: Sql) -> Result<i64> {
         Ok(on_pool!(&self.db, reader, |pool| {
             bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
@@ -312,18 +308,18 @@ impl DirectoryStore for SqlStore {
     async fn search(
         &self,
         query: &DirectoryQuery,
-        viewer: Option<UserId>,
         offset: u64,
         limit: u32,
         matching: u64,
+        active: u64,
     ) -> Result<Vec<UserCard>> {
         let mut sql = Sql::new(self.backend());
         sql.probe = sql.backend == Backend::Sqlite
             && query.is_filtered()
             && matching >= 1000
-            && matching.saturating_mul(PROBE_WHEN_ONE_IN) >= self.active_users().await?;
+            && matching.saturating_mul(PROBE_WHEN_ONE_IN) >= active;
         sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
-        sql.is_following(viewer);
+        sql.is_following(None);
         sql.push(" FROM users u WHERE u.is_active");
         sql.filters(query);
         sql.order_by(query.ordering);
@@ -351,7 +347,7 @@ impl DirectoryStore for SqlStore {
             sql.push("SELECT COUNT(*) FROM users u WHERE u.is_active");
             sql.filters(query);
         } else {
-            return self.active_users().await;
+            return Ok(DirectoryStore::state(self).await?.active_users);
         }
         Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
     }
