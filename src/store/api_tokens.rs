@@ -2,13 +2,15 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{
-    SqlStore, db_err, micros, on_pool,
+    SqlStore,
+    cache::TokenHash,
+    db_err, micros, on_pool,
     users::{UserRow, user_columns},
 };
 use crate::domain::{
     Result,
     model::{User, UserId},
-    ports::ApiTokenStore,
+    ports::{ApiTokenStore, UserStore},
 };
 
 #[async_trait]
@@ -57,6 +59,7 @@ impl ApiTokenStore for SqlStore {
         .map_err(db_err)
         .map(|_| ())?
         });
+        self.hot.forget(&[user.0]);
         Ok(())
     }
 
@@ -66,11 +69,21 @@ impl ApiTokenStore for SqlStore {
             user_columns!(),
             " FROM users WHERE id = (SELECT user_id FROM api_tokens WHERE token_hash = $1)"
         );
+        let key: Option<TokenHash> = hash.try_into().ok();
+        if let Some(owner) = key.as_ref().and_then(|k| self.hot.token_owner(k)) {
+            return self.user_by_id(UserId(owner)).await;
+        }
+        let ticket = self.hot.ticket();
         let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL)
             .bind(hash)
             .fetch_optional(pool)
             .await
             .map_err(db_err)?);
-        Ok(row.map(Into::into))
+        let user: Option<User> = row.map(Into::into);
+        if let (Some(u), Some(key)) = (&user, key) {
+            self.hot.keep_token(ticket, key, u.id.0);
+            self.hot.keep_user(ticket, u);
+        }
+        Ok(user)
     }
 }

@@ -38,6 +38,7 @@ impl BillingStore for SqlStore {
             .await
             .map_err(db_err)?
         });
+        self.hot.forget(&[user.0]);
         match stored {
             Some(Some(id)) => Ok(CustomerId(id)),
             Some(None) => Err(Error::internal(anyhow::anyhow!("customer id was not stored"))),
@@ -47,6 +48,7 @@ impl BillingStore for SqlStore {
 
     async fn record_event(&self, id: &str, kind: &str, change: Option<&BillingChange>, now: Timestamp) -> Result<bool> {
         let now = micros(now);
+        let mut changed: Option<i64> = None;
         let new = on_pool!(&self.db, writer, |pool| {
             let mut tx = pool.begin().await.map_err(db_err)?;
             let new = sqlx::query(
@@ -79,6 +81,7 @@ impl BillingStore for SqlStore {
                         .map_err(db_err)?;
                 }
                 if let Some(user) = user {
+                    changed = Some(user);
                     // The customer is linked only to a user without one, and only while no other
                     // user holds it: a conflicting event must not fail (Stripe would redeliver it
                     // for days) nor move a customer between users.
@@ -104,7 +107,10 @@ impl BillingStore for SqlStore {
                     .map_err(db_err)?;
                 }
             }
-            tx.commit().await.map_err(db_err)?;
+            let committed = tx.commit().await.map_err(db_err);
+            // Also after a failed commit, which may have committed before the failure.
+            self.hot.forget(changed.as_slice());
+            committed?;
             new
         });
         Ok(new)

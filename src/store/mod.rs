@@ -7,6 +7,7 @@
 
 mod api_tokens;
 mod billing;
+mod cache;
 pub mod copy;
 mod files;
 mod identities;
@@ -23,6 +24,8 @@ mod sqlite;
 mod throttle;
 mod tx;
 mod users;
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use sqlx::{PgPool, SqlitePool};
@@ -61,9 +64,17 @@ macro_rules! on_tx {
 pub(crate) use on_tx;
 
 /// Implements every store trait of the domain.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SqlStore {
     pub(crate) db: Db,
+    /// Users and API-token owners this node has read, kept exact (see `cache.rs`).
+    pub(crate) hot: Arc<cache::HotRows>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("db", &self.db).finish_non_exhaustive()
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -83,7 +94,13 @@ impl SqlStore {
         } else {
             postgres::connect(url, pool).await?
         };
-        Ok(SqlStore { db })
+        // SQLite is served by this one process, which hears all its own writes; a
+        // PostgreSQL node uses the cache only while it listens for the others'.
+        let hot = Arc::new(match &db {
+            Db::Sqlite { .. } => cache::HotRows::for_sqlite(&sqlite::file(url)?),
+            Db::Postgres(_) => cache::HotRows::new(false),
+        });
+        Ok(SqlStore { db, hot })
     }
 
     /// Applies the embedded migrations of the backend.

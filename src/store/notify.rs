@@ -1,16 +1,22 @@
 //! Revocations announced across nodes: PostgreSQL `NOTIFY`, `LISTEN` on every node.
 //! SQLite serves one node, whose cache the domain evicts directly, so it announces nothing.
+//!
+//! The same listener hears which users changed (the `userd_users` notifications that
+//! migration 0011's triggers send) and keeps the store's cache of hot rows exact; that
+//! cache is only used while the listener is connected.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
-use super::{Db, SqlStore, db_err};
+use super::{Db, SqlStore, cache::HotRows, db_err};
 use crate::domain::{Result, model::Revocation, ports::RevocationBus};
 
 const CHANNEL: &str = "userd_revocations";
+/// Ids of changed users (or `all`), sent by triggers on `users` and `api_tokens`.
+const USERS_CHANNEL: &str = "userd_users";
 
 #[async_trait]
 impl RevocationBus for SqlStore {
@@ -27,11 +33,11 @@ impl RevocationBus for SqlStore {
     }
 
     async fn feed(&self) -> Option<mpsc::Receiver<Revocation>> {
-        feed(&self.db).await
+        feed(&self.db, Arc::clone(&self.hot)).await
     }
 }
 
-async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
+async fn feed(db: &Db, hot: Arc<HotRows>) -> Option<mpsc::Receiver<Revocation>> {
     let Db::Postgres(pool) = db else { return None };
     let pool = pool.clone();
     let (tx, rx) = mpsc::channel(1024);
@@ -45,26 +51,33 @@ async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
                     continue;
                 }
             };
-            if let Err(e) = listener.listen(CHANNEL).await {
+            if let Err(e) = listener.listen_all([CHANNEL, USERS_CHANNEL]).await {
                 tracing::warn!(error = %e, "LISTEN failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
             // Anything may have been missed while not listening.
+            hot.set_live(true);
             if tx.send(Revocation::All).await.is_err() {
+                hot.set_live(false);
                 return;
             }
             loop {
                 match listener.try_recv().await {
+                    Ok(Some(n)) if n.channel() == USERS_CHANNEL => match n.payload().parse::<i64>() {
+                        Ok(id) => hot.forget(&[id]),
+                        Err(_) => hot.forget_all(),
+                    },
                     Ok(Some(n)) => {
                         if tx.send(Revocation::decode(n.payload())).await.is_err() {
+                            hot.set_live(false);
                             return;
                         }
                     }
                     Ok(None) => {
-                        if tx.send(Revocation::All).await.is_err() {
-                            return;
-                        }
+                        // The connection was lost: listen afresh (which clears every cache).
+                        tracing::warn!("revocation listener lost its connection; reconnecting");
+                        break;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "revocation listener failed; reconnecting");
@@ -72,6 +85,7 @@ async fn feed(db: &Db) -> Option<mpsc::Receiver<Revocation>> {
                     }
                 }
             }
+            hot.set_live(false);
             if pool.is_closed() {
                 return;
             }

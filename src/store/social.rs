@@ -395,6 +395,7 @@ impl DirectoryStore for SqlStore {
             .await
             .map(|r| r.rows_affected())
             .map_err(db_err)?);
+        self.hot.forget(&[user.0]);
         self.counts(user).await
     }
 }

@@ -13,6 +13,13 @@ use crate::domain::Result;
 /// One writer connection (SQLite serialises writes anyway; one connection avoids
 /// `SQLITE_BUSY` storms) and several readers under WAL. A failure is one line naming the
 /// directory or the file and the cause.
+/// The database file a SQLite URL names.
+pub(super) fn file(url: &str) -> anyhow::Result<std::path::PathBuf> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("the database URL is not a SQLite URL: {e}"))?;
+    Ok(opts.get_filename().to_owned())
+}
+
 pub(super) async fn connect(url: &str, pool: Option<u32>) -> anyhow::Result<Db> {
     let opts = SqliteConnectOptions::from_str(url)
         .map_err(|e| anyhow::anyhow!("the database URL is not a SQLite URL: {e}"))?

@@ -1,11 +1,15 @@
 //! Transactions: the [`UnitOfWork`] of the domain on either backend. Every write of a use
 //! case that writes several rows, and the outbox rows of its effects, go through one.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::{Postgres, Sqlite, Transaction};
 
-use super::{Db, SqlStore, db_err, is_unique_violation, micros, on_tx, users::UserRow, users::user_columns};
+use super::{
+    Db, SqlStore, cache::HotRows, db_err, is_unique_violation, micros, on_tx, users::UserRow, users::user_columns,
+};
 use crate::domain::{
     Error, Result,
     model::{
@@ -22,6 +26,10 @@ pub(crate) enum Conn {
 
 pub(crate) struct SqlTx {
     conn: Conn,
+    /// Users whose row or API token this transaction changed: the node's cache forgets
+    /// them once it has committed.
+    changed: Vec<i64>,
+    hot: Arc<HotRows>,
 }
 
 #[async_trait]
@@ -31,7 +39,7 @@ impl UnitOfWork for SqlStore {
             Db::Sqlite { writer, .. } => Conn::Sqlite(writer.begin().await.map_err(db_err)?),
             Db::Postgres(pool) => Conn::Postgres(pool.begin().await.map_err(db_err)?),
         };
-        Ok(Box::new(SqlTx { conn }))
+        Ok(Box::new(SqlTx { conn, changed: Vec::new(), hot: Arc::clone(&self.hot) }))
     }
 }
 
@@ -126,6 +134,7 @@ impl Tx for SqlTx {
     }
 
     async fn set_password_hash(&mut self, user: UserId, hash: &str, now: Timestamp) -> Result<()> {
+        self.changed.push(user.0);
         on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(micros(now))
@@ -138,6 +147,7 @@ impl Tx for SqlTx {
     }
 
     async fn update_profile(&mut self, user: UserId, u: &ProfileUpdate, now: Timestamp) -> Result<User> {
+        self.changed.push(user.0);
         const SQL: &str = concat!(
             "UPDATE users SET \
                email = COALESCE($2, email), email_key = COALESCE($3, email_key), \
@@ -176,6 +186,7 @@ impl Tx for SqlTx {
     }
 
     async fn set_staff(&mut self, user: UserId, is_staff: bool, now: Timestamp) -> Result<()> {
+        self.changed.push(user.0);
         on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET is_staff = $1, updated_at = $2 WHERE id = $3")
             .bind(is_staff)
             .bind(micros(now))
@@ -299,6 +310,7 @@ impl Tx for SqlTx {
     }
 
     async fn mark_email_verified(&mut self, user: UserId, now: Timestamp) -> Result<()> {
+        self.changed.push(user.0);
         on_tx!(&mut self.conn, |c| sqlx::query(
             "UPDATE users SET email_verified = TRUE, updated_at = $2 WHERE id = $1"
         )
@@ -312,6 +324,7 @@ impl Tx for SqlTx {
     }
 
     async fn clear_password(&mut self, user: UserId, now: Timestamp) -> Result<()> {
+        self.changed.push(user.0);
         on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET password_hash = NULL, updated_at = $1 WHERE id = $2")
             .bind(micros(now))
             .bind(user.0)
@@ -394,6 +407,7 @@ impl Tx for SqlTx {
     }
 
     async fn set_active(&mut self, user: UserId, active: bool, now: Timestamp) -> Result<()> {
+        self.changed.push(user.0);
         let n =
             on_tx!(&mut self.conn, |c| sqlx::query("UPDATE users SET is_active = $1, updated_at = $2 WHERE id = $3")
                 .bind(active)
@@ -407,6 +421,7 @@ impl Tx for SqlTx {
     }
 
     async fn delete_api_token(&mut self, user: UserId) -> Result<()> {
+        self.changed.push(user.0);
         on_tx!(&mut self.conn, |c| sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
             .bind(user.0)
             .execute(&mut **c)
@@ -417,6 +432,7 @@ impl Tx for SqlTx {
     }
 
     async fn delete_user(&mut self, user: UserId) -> Result<Vec<String>> {
+        self.changed.push(user.0);
         let keys: Vec<String> =
             on_tx!(&mut self.conn, |c| sqlx::query_scalar("SELECT storage_key FROM files WHERE user_id = $1")
                 .bind(user.0)
@@ -452,9 +468,13 @@ impl Tx for SqlTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        match self.conn {
+        let SqlTx { conn, changed, hot } = *self;
+        let result = match conn {
             Conn::Sqlite(tx) => tx.commit().await.map_err(db_err),
             Conn::Postgres(tx) => tx.commit().await.map_err(db_err),
-        }
+        };
+        // Also after a failed commit, which may have committed before the failure.
+        hot.forget(&changed);
+        result
     }
 }

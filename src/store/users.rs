@@ -87,12 +87,20 @@ impl SqlStore {
 impl UserStore for SqlStore {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        if let Some(user) = self.hot.user(id.0) {
+            return Ok(Some(user));
+        }
+        let ticket = self.hot.ticket();
         let row: Option<UserRow> = on_pool!(&self.db, reader, |pool| sqlx::query_as(SQL)
             .bind(id.0)
             .fetch_optional(pool)
             .await
             .map_err(db_err)?);
-        Ok(row.map(Into::into))
+        let user: Option<User> = row.map(Into::into);
+        if let Some(u) = &user {
+            self.hot.keep_user(ticket, u);
+        }
+        Ok(user)
     }
 
     async fn credentials_by_email(&self, email_key: &str) -> Result<Option<(User, Option<String>)>> {
@@ -123,6 +131,7 @@ impl UserStore for SqlStore {
         .await
         .map_err(db_err)?
         .rows_affected());
+        self.hot.forget(&[user.0]);
         Ok(n == 1)
     }
 
@@ -156,6 +165,7 @@ impl UserStore for SqlStore {
         .execute(pool)
         .await
         .map(|_| ()));
+        self.hot.forget(&[user.0]);
         match result {
             Ok(_) => Ok(true),
             Err(e) if is_unique_violation(&e) => Ok(false),

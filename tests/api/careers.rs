@@ -219,6 +219,7 @@ both_backends! {
         let res = app.client.patch(app.url(&path)).bearer_auth(&token).json(&body).send().await.expect("send");
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "not staff");
         app.db.execute(&format!("UPDATE users SET is_staff = TRUE WHERE id = {id}")).await;
+        app.until_status("/api/staff/users/", Some(&token), StatusCode::OK).await;
         let res = app.client.patch(app.url(&path)).bearer_auth(&token).json(&body).send().await.expect("send");
         assert_eq!(json_of(res, StatusCode::OK).await["data"]["posts_count"], 15);
         let res = app.client.patch(app.url(&path)).bearer_auth(&token).json(&json!({"posts_count": -1})).send().await.expect("send");

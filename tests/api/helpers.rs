@@ -235,6 +235,19 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// After a change made straight in the database, as an operator might: a SQLite node
+    /// sees it on its next request, a PostgreSQL node once its notification feed brings it
+    /// (asynchronously, within milliseconds). Waits up to 2 s for `path` to answer `want`.
+    pub async fn until_status(&self, path: &str, token: Option<&str>, want: StatusCode) {
+        for _ in 0..100 {
+            if self.get(path, token).await.status() == want {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("GET {path} never answered {want}");
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {

@@ -45,6 +45,7 @@ both_backends! {
         }
 
         app.db.execute("UPDATE users SET is_active = FALSE").await;
+        app.until_status("/api/users/profile/", Some(&access), StatusCode::UNAUTHORIZED).await;
 
         let paths = ["/api/users/profile/", "/api/users/me/", "/api/users/storage/", "/api/files/",
                      &format!("/api/files/{file}/"), &format!("/api/files/{file}/content/")];
@@ -69,7 +70,7 @@ both_backends! {
         assert_eq!(app.db.count("SELECT COUNT(*) FROM files").await, 1, "nothing was deleted");
 
         app.db.execute("UPDATE users SET is_active = TRUE").await;
-        assert_eq!(app.get("/api/files/", Some(&access)).await.status(), StatusCode::OK, "reactivated");
+        app.until_status("/api/files/", Some(&access), StatusCode::OK).await;
     }
 }
 

@@ -234,6 +234,7 @@ both_backends! {
 
         assert_eq!(app.get("/api/staff/users/", Some(&staff)).await.status(), StatusCode::FORBIDDEN, "not staff yet");
         make_staff(&app, "boss@example.com").await;
+        app.until_status("/api/staff/users/", Some(&staff), StatusCode::OK).await;
         let list = json_of(app.get("/api/staff/users/?search=GUS%40", Some(&staff)).await, StatusCode::OK).await;
         let users = list["data"]["users"].as_array().expect("users");
         assert_eq!(users.len(), 1, "{list}");

@@ -67,3 +67,62 @@ async fn a_node_with_a_different_secret_key_refuses_to_start() {
     let err = userd::Application::build(config).await.err().expect("start refused");
     assert!(format!("{err:#}").contains("USERD_SECRET_KEY"), "{err:#}");
 }
+
+/// Node B caches the user and the owner of the API token as it serves them; a profile
+/// change, a regenerated token and a direct change in the database reach it through the
+/// notification feed (asynchronously, within milliseconds), and node A's own changes hold
+/// on A at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_users_and_api_tokens_follow_changes_made_on_another_node() {
+    let Some(a) = node(Backend::Postgres, None).await else {
+        return;
+    };
+    let b =
+        TestApp::spawn_with(Backend::Sqlite, &[("USERD_SECRET_KEY", SECRET), ("USERD_DATABASE_URL", &a.database_url)])
+            .await
+            .expect("second node");
+    let (access, _) = a.register_tokens("user@example.com").await;
+    let api_token = json_of(a.get("/api/users/me/token/", Some(&access)).await, StatusCode::OK).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    for _ in 0..2 {
+        assert_eq!(b.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK);
+        assert_eq!(b.get("/api/users/me/", Some(&api_token)).await.status(), StatusCode::OK);
+    }
+
+    // A profile change on A: at once on A, and on B once it hears.
+    let res = a
+        .client
+        .patch(a.url("/careers/users/me/update/"))
+        .bearer_auth(&access)
+        .json(&json!({"first_name": "Renamed"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let first_name = |v: serde_json::Value| v["data"]["first_name"].as_str().map(str::to_string);
+    let on_a = json_of(a.get("/api/users/profile/", Some(&access)).await, StatusCode::OK).await;
+    assert_eq!(first_name(on_a), Some("Renamed".into()));
+    let mut seen = false;
+    for _ in 0..100 {
+        let on_b = json_of(b.get("/api/users/profile/", Some(&access)).await, StatusCode::OK).await;
+        if first_name(on_b).as_deref() == Some("Renamed") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen, "node B shows the new name");
+
+    // A regenerated API token on A: the old one stops on A at once, and on B.
+    let res = a.post_json("/api/users/me/token/regenerate/", &json!({}), Some(&access)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(a.get("/api/users/me/", Some(&api_token)).await.status(), StatusCode::UNAUTHORIZED);
+    b.until_status("/api/users/me/", Some(&api_token), StatusCode::UNAUTHORIZED).await;
+
+    // A deactivation made straight in the database reaches both nodes.
+    a.db.execute("UPDATE users SET is_active = FALSE").await;
+    a.until_status("/api/users/profile/", Some(&access), StatusCode::UNAUTHORIZED).await;
+    b.until_status("/api/users/profile/", Some(&access), StatusCode::UNAUTHORIZED).await;
+}

@@ -516,9 +516,10 @@ with_providers! {
 with_providers! {
     async fn a_deactivated_account_gets_no_tokens(app, google, github) {
         let token = google.token("google-sub-1", "ada@example.com");
-        assert_eq!(google_login(&app, &token).await.status(), StatusCode::OK);
+        let access = access_of(&json_of(google_login(&app, &token).await, StatusCode::OK).await);
         app.register("bob@example.com").await;
         app.db.execute("UPDATE users SET is_active = FALSE").await;
+        app.until_status("/api/users/profile/", Some(&access), StatusCode::UNAUTHORIZED).await;
         let sessions = app.db.count("SELECT COUNT(*) FROM sessions").await;
 
         let res = google_login(&app, &token).await;
@@ -530,6 +531,7 @@ with_providers! {
         assert_eq!(app.db.count("SELECT COUNT(*) FROM user_identities").await, 1, "nothing linked");
 
         app.db.execute("UPDATE users SET is_active = TRUE").await;
+        app.until_status("/api/users/profile/", Some(&access), StatusCode::OK).await;
         assert_eq!(google_login(&app, &token).await.status(), StatusCode::OK, "reactivated");
     }
 }

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod legacy;
 pub mod tokens;
+mod verified;
 pub mod web;
 
 use std::{sync::Arc, time::Duration};
@@ -25,6 +26,13 @@ use super::{
     outbox::{Outbox, Queued},
     ports::{RevocationBus, SessionStore, Tx, UnitOfWork, UserStore},
 };
+
+/// Where a session's owner was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Cache,
+    Database,
+}
 
 /// Built by `Domain::build`, which alone sets its ports.
 #[derive(Clone)]
@@ -107,8 +115,14 @@ impl Sessions {
     /// After the commit of a [`Sessions::revoke`]: this node forgets at once, and every
     /// other node is told before the caller answers.
     pub(in crate::domain) async fn revoked(&self, revocation: &Revocation, queued: Queued) {
-        self.cache.apply(revocation);
+        self.forget(revocation);
         self.outbox.deliver(queued).await;
+    }
+
+    /// Drops what this node caches about revoked sessions.
+    fn forget(&self, revocation: &Revocation) {
+        self.cache.apply(revocation);
+        self.tokens.revoked(revocation);
     }
 
     /// When a session started (`None`: no such session).
@@ -118,18 +132,23 @@ impl Sessions {
 
     /// The owner of a live session; served from the cache when this node has seen it recently.
     async fn session_owner(&self, id: &SessionId, kind: SessionKind) -> Result<Option<UserId>> {
+        Ok(self.session_owner_from(id, kind).await?.map(|(user, _)| user))
+    }
+
+    /// The owner of a live session, and whether it came from this node's cache.
+    async fn session_owner_from(&self, id: &SessionId, kind: SessionKind) -> Result<Option<(UserId, Source)>> {
         let now = self.clock.now();
         if kind == SessionKind::Jwt
             && let Some(user) = self.cache.get(id, now)
         {
-            return Ok(Some(user));
+            return Ok(Some((user, Source::Cache)));
         }
         match self.store.session(id).await? {
             Some(s) if !s.revoked && s.expires_at > now && s.kind == kind => {
                 if kind == SessionKind::Jwt {
                     self.cache.insert(id.clone(), s.user_id, s.expires_at);
                 }
-                Ok(Some(s.user_id))
+                Ok(Some((s.user_id, Source::Database)))
             }
             _ => Ok(None),
         }
@@ -154,12 +173,18 @@ impl Sessions {
             return self.refresh_legacy(refresh).await;
         }
         let claims = self.tokens.verify(refresh, TokenType::Refresh).await?;
-        if self.store.is_refresh_blacklisted(&claims.jti).await? {
-            return Err(Error::InvalidToken);
-        }
         let session = claims.session();
-        match self.session_owner(&session, SessionKind::Jwt).await? {
-            Some(owner) if owner == claims.user() => {}
+        match self.session_owner_from(&session, SessionKind::Jwt).await? {
+            // Only a logout blacklists a refresh token, and it revokes the token's session
+            // in the same transaction (and evicts it here and on every node): a session this
+            // node holds as live has no blacklisted token. Read from the database, the
+            // blacklist is checked too.
+            Some((owner, Source::Cache)) if owner == claims.user() => {}
+            Some((owner, Source::Database)) if owner == claims.user() => {
+                if self.store.is_refresh_blacklisted(&claims.jti).await? {
+                    return Err(Error::InvalidToken);
+                }
+            }
             _ => return Err(Error::InvalidToken),
         }
         let principal = self.principal(claims.user(), Some(session.clone()), Via::Jwt).await.map_err(|e| match e {
@@ -228,7 +253,7 @@ impl Sessions {
         tokio::spawn(async move {
             if let Some(mut feed) = this.bus.feed().await {
                 while let Some(revocation) = feed.recv().await {
-                    this.cache.apply(&revocation);
+                    this.forget(&revocation);
                 }
             }
         });

@@ -14,11 +14,12 @@ use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::verified::{self, Verified};
 use crate::domain::{
     clock::Clock,
     crypto::{self, Sealer},
     error::{Error, Result},
-    model::{JwtAlg, SessionId, StoredKey, TokenPair, UserId},
+    model::{JwtAlg, Revocation, SessionId, StoredKey, TokenPair, UserId},
     ports::KeyStore,
 };
 
@@ -63,6 +64,8 @@ struct Ring {
     verifying: HashMap<String, DecodingKey>,
     jwks: serde_json::Value,
     loaded_at: Instant,
+    /// Tokens verified with these keys.
+    verified: Arc<Verified>,
 }
 
 #[derive(Clone)]
@@ -178,6 +181,7 @@ impl Tokens {
             verifying,
             jwks: serde_json::json!({ "keys": jwks }),
             loaded_at: Instant::now(),
+            verified: Arc::default(),
         })
     }
 
@@ -193,7 +197,14 @@ impl Tokens {
         if self.ring().loaded_at.elapsed() < Duration::from_secs(1) {
             return Ok(());
         }
-        let fresh = Arc::new(Self::build_ring(self.store.as_ref(), &self.sealer, self.alg, None).await?);
+        let mut fresh = Self::build_ring(self.store.as_ref(), &self.sealer, self.alg, None).await?;
+        let current = self.ring();
+        let same_keys = current.verifying.len() == fresh.verifying.len()
+            && current.verifying.keys().all(|kid| fresh.verifying.contains_key(kid));
+        if same_keys {
+            fresh.verified = Arc::clone(&current.verified);
+        }
+        let fresh = Arc::new(fresh);
         match self.ring.write() {
             Ok(mut r) => *r = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -239,8 +250,31 @@ impl Tokens {
         self.sign(user, session, TokenType::Access, self.access_ttl)
     }
 
-    /// Checks signature (algorithm pinned), `exp` with a few seconds of leeway, and the type.
+    /// Forgets verified tokens of revoked sessions.
+    pub(super) fn revoked(&self, revocation: &Revocation) {
+        self.ring().verified.apply(revocation);
+    }
+
+    /// Checks signature (algorithm pinned), `exp` with a few seconds of leeway, and the type;
+    /// a token this node has verified before is not checked again until it expires.
     pub async fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
+        let key = verified::key(token);
+        let now = self.clock.now().as_second();
+        let in_time = |c: &Claims| {
+            let leeway = LEEWAY_SECS as i64;
+            c.iat <= now.saturating_add(leeway) && c.exp.saturating_add(leeway) >= now
+        };
+        if let Some(claims) = self.ring().verified.get(&key, expected, in_time) {
+            return Ok(claims);
+        }
+        let (claims, checked_by) = self.verify_signature(token, expected).await?;
+        // Kept by the ring whose key checked it: a ring with other keys never serves it.
+        checked_by.verified.insert(key, &claims);
+        Ok(claims)
+    }
+
+    /// The claims, and the key ring that checked them.
+    async fn verify_signature(&self, token: &str, expected: TokenType) -> Result<(Claims, Arc<Ring>)> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
         if header.alg != jwt_alg(self.alg) {
             return Err(Error::InvalidToken);
@@ -268,6 +302,6 @@ impl Tokens {
         {
             return Err(Error::InvalidToken);
         }
-        Ok(claims)
+        Ok((claims, ring))
     }
 }
