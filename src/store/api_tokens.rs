@@ -16,11 +16,21 @@ use crate::domain::{
 #[async_trait]
 impl ApiTokenStore for SqlStore {
     async fn sealed_api_token(&self, user: UserId) -> Result<Option<Vec<u8>>> {
-        Ok(on_pool!(&self.db, reader, |pool| sqlx::query_scalar("SELECT token_enc FROM api_tokens WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_optional(pool)
-            .await
-            .map_err(db_err)?))
+        if let Some(sealed) = self.hot.sealed_token(user.0) {
+            return Ok(Some(sealed));
+        }
+        let ticket = self.hot.ticket();
+        let sealed: Option<Vec<u8>> = on_pool!(&self.db, reader, |pool| sqlx::query_scalar(
+            "SELECT token_enc FROM api_tokens WHERE user_id = $1"
+        )
+        .bind(user.0)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?);
+        if let Some(s) = &sealed {
+            self.hot.keep_sealed_token(ticket, user.0, s);
+        }
+        Ok(sealed)
     }
 
     async fn insert_api_token(&self, user: UserId, hash: &[u8], sealed: &[u8], now: Timestamp) -> Result<bool> {

@@ -1,5 +1,6 @@
-//! The rows every authenticated request reads, kept by this node: users by id, and which
-//! user an API token's hash belongs to. A warm JWT or API-token request then reads nothing.
+//! The rows every authenticated request reads, kept by this node: users by id, which user
+//! an API token's hash belongs to, and each user's API token as stored (sealed: the
+//! plain token is never kept). A warm JWT or API-token request then reads nothing.
 //!
 //! The cache is exact, not merely short-lived:
 //! - every write of this store to `users` or `api_tokens` forgets the rows it touched once
@@ -53,6 +54,8 @@ struct Rows {
     epoch: u64,
     users: HashMap<i64, Entry<User>>,
     tokens: HashMap<TokenHash, Entry<i64>>,
+    /// Users' API tokens as stored: sealed with the master secret.
+    sealed: HashMap<i64, Entry<Vec<u8>>>,
     /// The SQLite file's writes, by any process.
     watch: Option<watch::FileWatch>,
 }
@@ -62,6 +65,7 @@ impl Rows {
         self.epoch = self.epoch.wrapping_add(1);
         self.users.clear();
         self.tokens.clear();
+        self.sealed.clear();
     }
 }
 
@@ -173,6 +177,27 @@ impl HotRows {
         });
     }
 
+    pub(crate) fn sealed_token(&self, user: i64) -> Option<Vec<u8>> {
+        if !self.live() {
+            return None;
+        }
+        self.with(|r| r.sealed.get(&user).and_then(Entry::fresh))
+    }
+
+    /// Keeps `user`'s sealed API token if nothing was forgotten since `ticket` was taken.
+    pub(crate) fn keep_sealed_token(&self, ticket: Option<Ticket>, user: i64, sealed: &[u8]) {
+        let Some(Ticket(epoch)) = ticket else { return };
+        self.with(|r| {
+            if r.epoch != epoch {
+                return;
+            }
+            if r.sealed.len() >= CAPACITY {
+                r.sealed.clear();
+            }
+            r.sealed.insert(user, Entry { value: sealed.to_vec(), at: Instant::now() });
+        });
+    }
+
     /// Forgets these users' rows and their API tokens.
     pub(crate) fn forget(&self, users: &[i64]) {
         if users.is_empty() {
@@ -182,6 +207,7 @@ impl HotRows {
             r.epoch = r.epoch.wrapping_add(1);
             for id in users {
                 r.users.remove(id);
+                r.sealed.remove(id);
             }
             r.tokens.retain(|_, e| !users.contains(&e.value));
         });
