@@ -190,6 +190,16 @@ for BACKEND in $BACKENDS; do
     sleep 2
     idle=$(memory "$SERVER_PID")
     stop "$SERVER_PID"
+    notls_ms=null
+    if [ "$BACKEND" = postgres ] && [[ $PG_URL != *sslmode* ]]; then
+        # sqlx negotiates TLS when the server offers it; the same start without it, for comparison.
+        saved=("${ENV[@]}")
+        ENV+=(USERD_DATABASE_URL="$PG_URL/$PG_DB?sslmode=disable")
+        start "$data/notls.log"
+        notls_ms=$STARTUP_MS
+        stop "$SERVER_PID"
+        ENV=("${saved[@]}")
+    fi
 
     seed_s=null
     if [ "$SKIP_LOAD" != 1 ]; then
@@ -201,7 +211,7 @@ for BACKEND in $BACKENDS; do
         if [ "$BACKEND" = postgres ]; then psql "$PG_URL/$PG_DB" -qc "VACUUM ANALYZE" >/dev/null; fi
     fi
     start "$data/second.log"
-    result "$BACKEND" startup "{\"first_ms\": $first_ms, \"second_ms\": $STARTUP_MS, \"seed_users\": $SEED_USERS, \"seed_s\": $seed_s}"
+    result "$BACKEND" startup "{\"first_ms\": $first_ms, \"second_ms\": $STARTUP_MS, \"notls_ms\": $notls_ms, \"seed_users\": $SEED_USERS, \"seed_s\": $seed_s}"
     result "$BACKEND" idle_memory "$idle"
     log "$BACKEND: first start ${first_ms} ms, second ${STARTUP_MS} ms, idle RSS $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['vmrss'])" "$idle") KiB"
 

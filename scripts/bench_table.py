@@ -114,6 +114,9 @@ def rows_for(r, hash_rate):
         if st.get("seed_s") is not None:
             text += f" (after seeding {st['seed_users']:,} users in {st['seed_s']:.1f} s)"
         rows.append(("start to `listening on`, second start", "", text, None))
+        if st.get("notls_ms") is not None:
+            rows.append(("start to `listening on`, existing database, `sslmode=disable`", "",
+                         f"{st['notls_ms']} ms", None))
     reg = userd.get("register")
     if reg:
         rows.append(("registration (setup, 16 parallel)", "", f"{reg['per_s']:,.1f} users/s", None))
