@@ -18,7 +18,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
 cargo build --release --locked >&2
-BIN=$PWD/target/release/userd
+BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/userd")
 WORK=$(mktemp -d)
 PID=""
 trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT

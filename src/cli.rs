@@ -68,6 +68,17 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// The raw argon2id rate of this machine with userd's parameters (what a login costs),
+    /// for scripts/bench.sh: one JSON line on stdout.
+    #[command(hide = true)]
+    HashRate {
+        /// How long to measure.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Threads hashing at once; by default as many as the server's hashing pool has.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +121,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             crate::import::django(&config, &from, &table, simplejwt_secret_file.as_deref()).await.map(|_| ())
         }
         Command::CopyData { to } => crate::store::copy::copy_data(&config.database_url, &to).await,
+        Command::HashRate { seconds, threads } => hash_rate(seconds, threads),
         Command::Keys { action: KeysAction::Rotate } => {
             let store = crate::open_store(&config).await?;
             let master = secret::master_key(&config)?;
@@ -162,6 +174,25 @@ async fn seed(config: Config, count: u64, password: Option<String>) -> anyhow::R
     if !given {
         eprintln!("their password: {password}");
     }
+    Ok(())
+}
+
+/// Prints what [`crate::domain::passwords::verify_rate`] measures, as one JSON line.
+fn hash_rate(seconds: f64, threads: Option<usize>) -> anyhow::Result<()> {
+    anyhow::ensure!(seconds.is_finite() && seconds > 0.0 && seconds <= 600.0, "--seconds: between 0 and 600");
+    let threads = threads.unwrap_or_else(crate::hashing_threads).max(1);
+    let (done, took) = crate::domain::passwords::verify_rate(threads, std::time::Duration::from_secs_f64(seconds))?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "measure": "argon2id_verify_per_s",
+            "params": crate::domain::passwords::PARAMS_TEXT,
+            "threads": threads,
+            "verifications": done,
+            "seconds": (took * 1000.0).round() / 1000.0,
+            "per_s": (done as f64 / took * 10.0).round() / 10.0,
+        })
+    );
     Ok(())
 }
 

@@ -88,11 +88,16 @@ pub async fn build_domain(config: &Config, store: Arc<SqlStore>, clock: Arc<dyn 
         pictures: domain::pictures::PictureLimits::default(),
         rate_limit: config.rate_limit,
         throttle: config.throttle,
-        hashing_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        hashing_threads: hashing_threads(),
         public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{first}")),
         event_retention: config.event_retention,
     };
     Domain::build(ports, settings, clock).await.context("loading signing keys")
+}
+
+/// Threads of the password hashing pool: one per core.
+pub fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Stripe and the plans it sells. Checkout returns to `{public URL}/settings` unless told

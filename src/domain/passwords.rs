@@ -2,9 +2,13 @@
 //!
 //! A flood of logins queues for the pool instead of occupying the runtime's threads, so
 //! requests that need no hashing keep being served. Fixed threads also bound memory: each
-//! hash needs 19 MiB, and the allocator keeps that per thread that ever hashed.
+//! hash needs 19 MiB, which a thread takes at its first hash and then reuses, so an idle
+//! node holds none of it and a busy one at most 19 MiB per hashing thread.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::{
+    sync::{Arc, Mutex, mpsc},
+    time::{Duration, Instant},
+};
 
 use std::cell::RefCell;
 
@@ -20,14 +24,16 @@ use super::{crypto, error::Result, legacy_hashes, model::Password};
 const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
+/// The parameters as the benchmark names them.
+pub const PARAMS_TEXT: &str = "argon2id m=19456 t=2 p=1";
 
 type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
-    /// A hash of a random password, verified when the account does not exist so an unknown
-    /// e-mail costs the same as a wrong password.
+    /// A hash with userd's parameters that no password matches, verified when the account
+    /// does not exist so an unknown e-mail costs the same as a wrong password.
     dummy_hash: Arc<String>,
 }
 
@@ -68,12 +74,17 @@ fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
         argon2_into(Algorithm::Argon2id, Version::V0x13, params.clone(), password, &salt, &mut out),
         "argon2 hash failed"
     );
+    phc_string(&params, &salt, &out)
+}
+
+/// The PHC string of an argon2id hash with `params`, `salt` and output `out`.
+fn phc_string(params: &Params, salt: &[u8], out: &[u8]) -> anyhow::Result<String> {
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?,
-        salt: Some(Salt::new(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?),
-        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+        params: ParamsString::try_from(params).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?,
+        salt: Some(Salt::new(salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?),
+        hash: Some(Output::new(out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
     };
     Ok(hash.to_string())
 }
@@ -82,6 +93,14 @@ fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
 const OWN_BLOCKS: usize = M_COST_KIB as usize;
 /// Imported argon2 hashes asking for more memory than this never match.
 const MAX_M_COST_KIB: u32 = 1 << 20;
+
+/// The stand-in verified when an account does not exist: userd's parameters, a random salt
+/// and a random output. Verifying it costs exactly what verifying a real hash does (the
+/// output is never matched: the caller ignores the result), and making it costs no hash, so
+/// no hashing thread holds argon2's 19 MiB before the first real login.
+fn dummy_hash() -> anyhow::Result<String> {
+    phc_string(&params()?, &crypto::random_bytes(16)?, &crypto::random_bytes(Params::DEFAULT_OUTPUT_LEN)?)
+}
 
 /// Verifies userd's PHC strings and the Django hashes `import` keeps (`legacy_hashes`).
 fn verify_blocking(password: &[u8], stored: &str) -> bool {
@@ -105,11 +124,35 @@ fn verify_phc(password: &[u8], phc: &str) -> bool {
     argon2_into(alg, version, params, password, salt.as_ref(), &mut out) && crypto::ct_eq(&out, expected.as_ref())
 }
 
+/// The raw rate of what a login costs, with userd's parameters: `threads` threads each
+/// verifying a password against a hash of userd's for about `duration`, on the thread's
+/// reused memory as the hashing pool does. Returns the verifications made and the seconds
+/// taken; `userd hash-rate` prints it for the benchmark.
+pub fn verify_rate(threads: usize, duration: Duration) -> anyhow::Result<(u64, f64)> {
+    const PASSWORD: &[u8] = b"a benchmark password";
+    let hash = hash_blocking(PASSWORD)?;
+    let start = Instant::now();
+    let done = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0u64;
+                    while start.elapsed() < duration {
+                        n += u64::from(verify_blocking(PASSWORD, &hash));
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum::<u64>()
+    });
+    Ok((done, start.elapsed().as_secs_f64()))
+}
+
 impl PasswordHasher {
     /// Starts `workers` hashing threads (one per core is the sensible bound); they end when
     /// the last handle is dropped.
     pub fn new(workers: usize) -> anyhow::Result<Self> {
-        let dummy = crypto::random_token(24)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..workers.max(1) {
@@ -130,14 +173,7 @@ impl PasswordHasher {
                 }
             })?;
         }
-        // Made on the pool, so the hashing memory stays with the pool's threads.
-        let (reply, answer) = mpsc::channel();
-        let job: Job = Box::new(move || {
-            let _ = reply.send(hash_blocking(dummy.as_bytes()));
-        });
-        jobs.send(job).map_err(|_| anyhow::anyhow!("hashing pool did not start"))?;
-        let dummy_hash = answer.recv().map_err(|_| anyhow::anyhow!("hashing pool did not answer"))??;
-        Ok(PasswordHasher { jobs, dummy_hash: Arc::new(dummy_hash) })
+        Ok(PasswordHasher { jobs, dummy_hash: Arc::new(dummy_hash()?) })
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
