@@ -295,6 +295,7 @@ pub struct CountersResponse {
     responses(
         (status = 200, body = CountersResponse, description = "The user's counters after the change"),
         (status = 400, body = ErrorResponse, description = "A counter that is not a whole number from 0"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 401, body = ErrorResponse, description = "Missing or invalid credentials"),
         (status = 403, body = ErrorResponse, description = "The caller is not staff (or the session cookie lacks `X-CSRFToken`)"),
         (status = 404, body = ErrorResponse, description = "No such user"),

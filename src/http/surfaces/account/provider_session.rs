@@ -74,6 +74,7 @@ async fn start(
         (status = 200, body = super::session::SignInResponse, description = "Signed in: the user and the CSRF token; `Set-Cookie` carries `sessionid` and `csrftoken`"),
         (status = 400, body = MessageResponse, description = "`Google sign-in failed. Please try again.`: a missing, malformed, expired or foreign token, an unverified e-mail, an inactive account, or Google login not configured"),
         (status = 403, body = MessageResponse, description = "Sent by a page of another origin"),
+        (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 429, body = MessageResponse, description = "Too many attempts; `Retry-After` says when to try again"),
     ))]
 pub async fn google(
@@ -97,6 +98,7 @@ pub async fn google(
         (status = 200, body = super::session::SignInResponse, description = "Signed in: the user and the CSRF token; `Set-Cookie` carries `sessionid` and `csrftoken`"),
         (status = 400, body = MessageResponse, description = "`GitHub sign-in failed. Please try again.`: a missing, bad, expired or used code, no verified primary e-mail, an inactive account, or GitHub login not configured"),
         (status = 403, body = MessageResponse, description = "Sent by a page of another origin"),
+        (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
         (status = 429, body = MessageResponse, description = "Too many attempts; `Retry-After` says when to try again"),
     ))]
 pub async fn github(

@@ -116,6 +116,7 @@ pub async fn checkout(
     responses(
         (status = 200, body = WebhookResponse, description = "Applied, already applied, or not an event userd acts on"),
         (status = 400, body = MessageResponse, description = "`Invalid signature` (missing, wrong, or more than 300 s from now), `Invalid payload`, or the webhook is not configured"),
+        (status = 413, body = MessageResponse, description = "Body over 64 KiB"),
     ))]
 pub async fn webhook(
     State(state): State<AppState>,

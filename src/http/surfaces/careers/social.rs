@@ -212,6 +212,7 @@ impl From<Follow> for FollowOut {
     responses(
         (status = 201, body = FollowOut, description = "The new follow"),
         (status = 400, body = CareersFieldErrors, description = "`following`: missing, not an id, no such active user, yourself, or already followed"),
+        (status = 413, body = CareersFieldErrors, description = "Body over 64 KiB"),
         (status = 401, body = CareersDetail, description = "Missing or invalid credentials"),
         (status = 403, body = CareersDetail, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 415, body = CareersDetail, description = "Body is not JSON, a URL-encoded form or multipart"),

@@ -101,6 +101,7 @@ fn link_token(input: &Input, errors: &mut FieldErrors) -> Option<String> {
     responses(
         (status = 200, body = StatusResponse, description = "`Email verified successfully`"),
         (status = 400, body = ErrorResponse, description = "`This link is invalid or has expired.` (unknown, used, expired, or the address changed since)"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
     ))]
 async fn verify_email(
     State(state): State<AppState>,
@@ -153,6 +154,7 @@ pub struct ResetRequest {
     responses(
         (status = 200, body = StatusResponse, description = "`If an account exists for this email, a reset link has been sent.`"),
         (status = 400, body = ErrorResponse, description = "`email` missing or not an e-mail address"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 429, body = ErrorResponse, description = "Too many requests from this address; `Retry-After` says when to try again"),
     ))]
 async fn request_reset(
@@ -214,6 +216,7 @@ pub struct ResetConfirmRequest {
     responses(
         (status = 200, body = StatusResponse, description = "`Password has been reset`"),
         (status = 400, body = ErrorResponse, description = "`This link is invalid or has expired.`, or the password's problems"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
     ))]
 async fn confirm_reset(
     State(state): State<AppState>,
@@ -255,6 +258,7 @@ pub struct ChangePasswordRequest {
     responses(
         (status = 200, body = StatusResponse, description = "`Password changed successfully`"),
         (status = 400, body = ErrorResponse, description = "`The password is incorrect.` (`current_password`), an account without a password, or the new password's problems"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 401, body = ErrorResponse, description = "Missing or invalid credentials"),
         (status = 403, body = ErrorResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 429, body = ErrorResponse, description = "Too many attempts; `Retry-After` says when to try again"),
@@ -292,6 +296,7 @@ pub struct DeleteRequest {
     responses(
         (status = 200, body = StatusResponse, description = "`Account deleted`"),
         (status = 400, body = ErrorResponse, description = "`password` missing or incorrect, or (without a password) no sign-in within 10 minutes"),
+        (status = 413, body = ErrorResponse, description = "Body over 64 KiB"),
         (status = 401, body = ErrorResponse, description = "Missing or invalid credentials"),
         (status = 403, body = ErrorResponse, description = "Session cookie without a matching `X-CSRFToken`"),
         (status = 429, body = ErrorResponse, description = "Too many wrong passwords; `Retry-After` says when to try again"),
