@@ -21,6 +21,7 @@
 
 use std::{
     collections::HashMap,
+    hash::Hash,
     sync::{
         Mutex,
         atomic::{AtomicBool, Ordering},
@@ -135,67 +136,60 @@ impl HotRows {
         Some(Ticket(self.with(|r| r.epoch)))
     }
 
-    pub(crate) fn user(&self, id: i64) -> Option<User> {
+    /// A fresh entry of the map `pick` chooses, while the cache is on.
+    fn lookup<K: Eq + Hash, T: Clone>(&self, pick: fn(&mut Rows) -> &mut HashMap<K, Entry<T>>, key: &K) -> Option<T> {
         if !self.live() {
             return None;
         }
-        self.with(|r| r.users.get(&id).and_then(Entry::fresh))
+        self.with(|r| pick(r).get(key).and_then(Entry::fresh))
+    }
+
+    /// Keeps `value` in the map `pick` chooses, if nothing was forgotten since `ticket`.
+    fn fill<K: Eq + Hash, T>(
+        &self,
+        ticket: Option<Ticket>,
+        pick: fn(&mut Rows) -> &mut HashMap<K, Entry<T>>,
+        key: K,
+        value: T,
+    ) {
+        let Some(Ticket(epoch)) = ticket else { return };
+        self.with(|r| {
+            if r.epoch != epoch {
+                return;
+            }
+            let map = pick(r);
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+            map.insert(key, Entry { value, at: Instant::now() });
+        });
+    }
+
+    pub(crate) fn user(&self, id: i64) -> Option<User> {
+        self.lookup(|r| &mut r.users, &id)
     }
 
     pub(crate) fn token_owner(&self, hash: &TokenHash) -> Option<i64> {
-        if !self.live() {
-            return None;
-        }
-        self.with(|r| r.tokens.get(hash).and_then(Entry::fresh))
+        self.lookup(|r| &mut r.tokens, hash)
+    }
+
+    pub(crate) fn sealed_token(&self, user: i64) -> Option<Vec<u8>> {
+        self.lookup(|r| &mut r.sealed, &user)
     }
 
     /// Keeps `user` if nothing was forgotten since `ticket` was taken.
     pub(crate) fn keep_user(&self, ticket: Option<Ticket>, user: &User) {
-        let Some(Ticket(epoch)) = ticket else { return };
-        self.with(|r| {
-            if r.epoch != epoch {
-                return;
-            }
-            if r.users.len() >= CAPACITY {
-                r.users.clear();
-            }
-            r.users.insert(user.id.0, Entry { value: user.clone(), at: Instant::now() });
-        });
+        self.fill(ticket, |r| &mut r.users, user.id.0, user.clone());
     }
 
     /// Keeps that the token with `hash` is `user`'s, if nothing was forgotten since `ticket`.
     pub(crate) fn keep_token(&self, ticket: Option<Ticket>, hash: TokenHash, user: i64) {
-        let Some(Ticket(epoch)) = ticket else { return };
-        self.with(|r| {
-            if r.epoch != epoch {
-                return;
-            }
-            if r.tokens.len() >= CAPACITY {
-                r.tokens.clear();
-            }
-            r.tokens.insert(hash, Entry { value: user, at: Instant::now() });
-        });
-    }
-
-    pub(crate) fn sealed_token(&self, user: i64) -> Option<Vec<u8>> {
-        if !self.live() {
-            return None;
-        }
-        self.with(|r| r.sealed.get(&user).and_then(Entry::fresh))
+        self.fill(ticket, |r| &mut r.tokens, hash, user);
     }
 
     /// Keeps `user`'s sealed API token if nothing was forgotten since `ticket` was taken.
     pub(crate) fn keep_sealed_token(&self, ticket: Option<Ticket>, user: i64, sealed: &[u8]) {
-        let Some(Ticket(epoch)) = ticket else { return };
-        self.with(|r| {
-            if r.epoch != epoch {
-                return;
-            }
-            if r.sealed.len() >= CAPACITY {
-                r.sealed.clear();
-            }
-            r.sealed.insert(user, Entry { value: sealed.to_vec(), at: Instant::now() });
-        });
+        self.fill(ticket, |r| &mut r.sealed, user, sealed.to_vec());
     }
 
     /// Forgets these users' rows and their API tokens.
@@ -219,13 +213,10 @@ impl HotRows {
     }
 
     /// Turns the cache on (empty) or off; off while other nodes' changes cannot be heard.
+    /// Forgetting after the switch also refuses fills by reads that began before it.
     pub(crate) fn set_live(&self, live: bool) {
-        self.forget_all();
         self.live.store(live, Ordering::Release);
-        if !live {
-            // A read that took its ticket before the switch must not fill afterwards.
-            self.forget_all();
-        }
+        self.forget_all();
     }
 }
 

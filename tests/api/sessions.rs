@@ -14,15 +14,22 @@ async fn node(backend: Backend, database_url: Option<&str>) -> Option<TestApp> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_logout_on_one_node_holds_on_every_node_at_once() {
-    let Some(a) = node(Backend::Postgres, None).await else {
-        return;
-    };
+/// Two nodes on one PostgreSQL database (the second is pointed at the first's URL);
+/// `None` where PostgreSQL is not available.
+async fn two_nodes_on_postgres() -> Option<(TestApp, TestApp)> {
+    let a = node(Backend::Postgres, None).await?;
     let b =
         TestApp::spawn_with(Backend::Sqlite, &[("USERD_SECRET_KEY", SECRET), ("USERD_DATABASE_URL", &a.database_url)])
             .await
             .expect("second node");
+    Some((a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_node_holds_on_every_node_at_once() {
+    let Some((a, b)) = two_nodes_on_postgres().await else {
+        return;
+    };
     let (access, refresh) = a.register_tokens("user@example.com").await;
     // Node B verifies node A's token, and caches the live session.
     assert_eq!(b.get("/api/users/profile/", Some(&access)).await.status(), StatusCode::OK);
@@ -74,13 +81,9 @@ async fn a_node_with_a_different_secret_key_refuses_to_start() {
 /// on A at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_users_and_api_tokens_follow_changes_made_on_another_node() {
-    let Some(a) = node(Backend::Postgres, None).await else {
+    let Some((a, b)) = two_nodes_on_postgres().await else {
         return;
     };
-    let b =
-        TestApp::spawn_with(Backend::Sqlite, &[("USERD_SECRET_KEY", SECRET), ("USERD_DATABASE_URL", &a.database_url)])
-            .await
-            .expect("second node");
     let (access, _) = a.register_tokens("user@example.com").await;
     let api_token = json_of(a.get("/api/users/me/token/", Some(&access)).await, StatusCode::OK).await["access_token"]
         .as_str()
