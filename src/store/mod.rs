@@ -8,6 +8,7 @@
 mod api_tokens;
 mod billing;
 pub mod copy;
+mod directory_log;
 mod files;
 mod identities;
 mod import;

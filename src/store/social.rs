@@ -12,8 +12,8 @@ use super::{
 use crate::domain::{
     Error, Result,
     model::{
-        CountersUpdate, Counts, DirectoryQuery, DirectoryState, Follow, ListPage, OrderField, Ordering, SearchTerm,
-        User, UserCard, UserId,
+        CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery, DirectoryState,
+        Follow, ListPage, OrderField, Ordering, SearchTerm, User, UserCard, UserId,
     },
     ports::{DirectoryStore, FollowStore},
 };
@@ -99,8 +99,7 @@ impl Sql {
         }
         // Under three characters: a prefix range on each indexed key of the column set, one
         // index range scan each (a UNION, which both planners run as separate scans).
-        let low = term.as_str().to_string();
-        let high = format!("{low}\u{10FFFF}");
+        let (low, high) = term.prefix_bounds();
         let keys: &[OrderField] = match columns {
             Columns::All => &[OrderField::Username, OrderField::FirstName, OrderField::LastName],
             Columns::FirstName => &[OrderField::FirstName],
@@ -328,8 +327,11 @@ impl DirectoryStore for SqlStore {
         self.cards(sql).await
     }
 
-    async fn count(&self, query: &DirectoryQuery) -> Result<u64> {
+    async fn count(&self, query: &DirectoryQuery) -> Result<DirectoryCount> {
+        // The version is read by the same statement, so in the same snapshot as the count:
+        // the count is exact at that version, which the change log's deltas start from.
         let mut sql = Sql::new(self.backend());
+        sql.push("SELECT (SELECT version FROM directory_totals WHERE id = 1), ");
         let terms: Vec<_> = terms(query).collect();
         if let (Backend::Sqlite, [(columns, term)]) = (sql.backend, terms.as_slice())
             && term.is_substring()
@@ -337,19 +339,38 @@ impl DirectoryStore for SqlStore {
             // One substring term: the index's own count of matches, less the few inactive
             // users among them (found from the inactive side), rather than a join per match.
             let (columns, term) = (*columns, *term);
-            sql.push("SELECT (SELECT COUNT(*) FROM users_search WHERE users_search MATCH ");
+            sql.push("(SELECT COUNT(*) FROM users_search WHERE users_search MATCH ");
             sql.bind(Arg::Text(fts_phrase(columns, term)));
             sql.push(
                 ") - (SELECT COUNT(*) FROM users s WHERE NOT s.is_active AND EXISTS \
                 (SELECT 1 FROM users_search WHERE users_search MATCH $1 AND rowid = s.id))",
             );
         } else if query.is_filtered() {
-            sql.push("SELECT COUNT(*) FROM users u WHERE u.is_active");
+            sql.push("COUNT(*) FROM users u WHERE u.is_active");
             sql.filters(query);
         } else {
-            return Ok(DirectoryStore::state(self).await?.active_users);
+            let state = DirectoryStore::state(self).await?;
+            return Ok(DirectoryCount { total: state.active_users, version: state.version });
         }
-        Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
+        let (version, total): (i64, i64) = on_pool!(&self.db, reader, |pool| {
+            bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?
+        });
+        Ok(DirectoryCount { total: u64::try_from(total).unwrap_or(0), version: u64::try_from(version).unwrap_or(0) })
+    }
+
+    async fn filter(&self, query: &DirectoryQuery) -> Result<DirectoryFilter> {
+        self.fold_filter(query).await
+    }
+
+    async fn changes(&self, after: u64, upto: u64) -> Result<Option<Vec<DirectoryChange>>> {
+        self.directory_changes(after, upto).await
+    }
+
+    async fn prune_changes(&self, keep: u64) -> Result<u64> {
+        self.prune_directory_changes(keep).await
     }
 
     async fn state(&self) -> Result<DirectoryState> {

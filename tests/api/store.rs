@@ -277,7 +277,7 @@ both_stores! {
                     batch_size: 5,
                     ..DirectoryQuery::default()
                 };
-                let total = store.count(&query).await.expect("count");
+                let total = store.count(&query).await.expect("count").total;
                 // Collecting the matches and sorting them, or walking the ordering and testing each.
                 let active = store.state().await.expect("state").active_users;
                 let collected = store.search(&query, 0, 100, 0, active).await.expect("search");

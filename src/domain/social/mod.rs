@@ -1,20 +1,17 @@
 //! Document 003's user directory and follow graph. Inactive users appear nowhere: not in
 //! the directory, not as a profile, not in a list or a count.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+mod cache;
+
+use std::{sync::Arc, time::Duration};
 
 use tracing::instrument;
 
+use self::cache::{DirectoryCache, Filters, MAX_CATCH_UP};
 use super::{
     clock::Clock,
     error::{Error, Invalid, Result},
-    model::{
-        CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Ordering, Principal, SearchTerm, User, UserCard,
-        UserId, Username,
-    },
+    model::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId, Username},
     ports::{DirectoryStore, FollowStore, UserStore},
 };
 
@@ -31,52 +28,11 @@ pub struct Social {
     follows: Arc<dyn FollowStore>,
     users: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
-    cache: Arc<Mutex<DirectoryCache>>,
-}
-
-/// The filters of a directory query.
-type Filters = (Option<SearchTerm>, Option<SearchTerm>, Option<SearchTerm>);
-
-/// Counts and pages of the directory this node has read, each under the directory's
-/// version it was read at. The version moves in the same transaction as any change to
-/// what the directory shows or matches (a registration, a deactivation, a new name or
-/// picture), on whichever node makes it, so an entry is served only while it is still
-/// exactly what the database would answer; every request reads the version (one row).
-/// Pages hold no viewer's `is_following`, which is read for each request.
-#[derive(Default)]
-struct DirectoryCache {
-    counts: HashMap<Filters, (u64, u64)>,
-    pages: HashMap<PageKey, (u64, Vec<UserCard>)>,
-}
-
-/// A page of the directory: its filters, order, offset and size.
-type PageKey = (Filters, Ordering, u64, u32);
-
-/// Entries kept before the cache starts afresh (a few MiB at most).
-const CACHE_ENTRIES: usize = 4096;
-
-impl DirectoryCache {
-    fn count(&self, filters: &Filters, version: u64) -> Option<u64> {
-        self.counts.get(filters).filter(|(v, _)| *v == version).map(|(_, n)| *n)
-    }
-
-    fn keep_count(&mut self, filters: Filters, version: u64, n: u64) {
-        if self.counts.len() >= CACHE_ENTRIES {
-            self.counts.clear();
-        }
-        self.counts.insert(filters, (version, n));
-    }
-
-    fn page(&self, key: &PageKey, version: u64) -> Option<Vec<UserCard>> {
-        self.pages.get(key).filter(|(v, _)| *v == version).map(|(_, cards)| cards.clone())
-    }
-
-    fn keep_page(&mut self, key: PageKey, version: u64, cards: Vec<UserCard>) {
-        if self.pages.len() >= CACHE_ENTRIES {
-            self.pages.clear();
-        }
-        self.pages.insert(key, (version, cards));
-    }
+    /// Counts and pages of the directory this node has read (see [`cache`]): every request
+    /// reads the directory's version (one row), which triggers move in the same transaction
+    /// as any change to what the directory shows or matches, on whichever node makes it, so
+    /// an answer is always exactly what the database would give.
+    cache: Arc<DirectoryCache>,
 }
 
 impl Social {
@@ -91,27 +47,18 @@ impl Social {
 
     /// One batch of the directory. A batch in the far half is read from the other end of
     /// the ordering's index (and put back in order), so the last batch of a million users
-    /// costs what the first does; a batch past the end is empty. Counts and pages already
-    /// read at the directory's current version are served from this node's cache.
+    /// costs what the first does; a batch past the end is empty. A count read before is
+    /// brought up to the directory's current version with the changes logged since; a page
+    /// read before is served while no change since has touched what its filters match.
     #[instrument(skip_all)]
     pub async fn directory(&self, viewer: Option<UserId>, query: &DirectoryQuery) -> Result<DirectoryPage> {
         let state = self.directory.state().await?;
         let version = state.version;
         let filters: Filters = (query.search.clone(), query.first_name.clone(), query.last_name.clone());
-        let total = if !query.is_filtered() {
-            state.active_users
+        let total = if query.is_filtered() {
+            self.cache.total(&*self.directory, query, &filters, version).await?
         } else {
-            let cached = self.cache.lock().ok().and_then(|c| c.count(&filters, version));
-            match cached {
-                Some(n) => n,
-                None => {
-                    let n = self.directory.count(query).await?;
-                    if let Ok(mut c) = self.cache.lock() {
-                        c.keep_count(filters.clone(), version, n);
-                    }
-                    n
-                }
-            }
+            state.active_users
         };
         let size = u64::from(query.batch_size.max(1));
         let start = query.batch_number.saturating_mul(size);
@@ -121,8 +68,7 @@ impl Social {
         let end = start.saturating_add(size).min(total);
         let limit = u32::try_from(end - start).unwrap_or(u32::MAX);
         let key = (filters, query.ordering, start, limit);
-        let cached = self.cache.lock().ok().and_then(|c| c.page(&key, version));
-        let mut users = match cached {
+        let mut users = match self.cache.page(&key, version) {
             Some(users) => users,
             None => {
                 let users = if start > total / 2 {
@@ -134,9 +80,7 @@ impl Social {
                 } else {
                     self.directory.search(query, start, limit, total, state.active_users).await?
                 };
-                if let Ok(mut c) = self.cache.lock() {
-                    c.keep_page(key, version, users.clone());
-                }
+                self.cache.keep_page(key, version, users.clone());
                 users
             }
         };
@@ -148,6 +92,21 @@ impl Social {
             }
         }
         Ok(DirectoryPage { users, total })
+    }
+
+    /// Prunes the directory's change log every minute to the versions a count may still
+    /// be brought forward by (every node does; the deletes are the same).
+    pub fn spawn_background(&self) {
+        let directory = self.directory.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = directory.prune_changes(MAX_CATCH_UP).await {
+                    tracing::warn!(error = %e, "pruning the directory's change log failed");
+                }
+            }
+        });
     }
 
     /// An active user by username (case-insensitive) with their counts.
