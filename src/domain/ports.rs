@@ -16,10 +16,10 @@ use super::{
     error::Result,
     model::{
         CounterKey, CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery,
-        DirectoryState, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose, MailToken, NewUser,
-        OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken, Revocation,
-        SecurityEvent, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredIdentity, StoredKey,
-        Unlinked, User, UserCard, UserId, UserSearch,
+        DirectoryRead, DirectoryState, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose, MailToken,
+        NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken, Revocation,
+        SecurityEvent, Seek, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredIdentity,
+        StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSession, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -29,18 +29,20 @@ use super::{
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     /// The active users matching `query`, in its order, with `is_following` false (the
-    /// viewer's follows are read apart); `offset`/`limit` are already worked out by the
-    /// caller (which may have reversed the order to read from the far end). `matching` is
-    /// how many match in all, of `active` users, which the store may use to choose how to
-    /// read (walk the ordering and test each user, or collect the matches and sort them).
+    /// viewer's follows are read apart), their positions and the version read at;
+    /// `offset`/`limit` are already worked out by the caller (which may have reversed the
+    /// order to read from the far end), and count from `seek` when given. `matching` is how
+    /// many match in all, of `active` users, which the store may use to choose how to read
+    /// (walk the ordering and test each user, or collect the matches and sort them).
     async fn search(
         &self,
         query: &DirectoryQuery,
+        seek: Option<&Seek>,
         offset: u64,
         limit: u32,
         matching: u64,
         active: u64,
-    ) -> Result<Vec<UserCard>>;
+    ) -> Result<DirectoryRead>;
     /// How many active users match `query`'s filters (without filters: kept, not counted),
     /// with the directory's version read in the same snapshot.
     async fn count(&self, query: &DirectoryQuery) -> Result<DirectoryCount>;

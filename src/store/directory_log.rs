@@ -13,63 +13,61 @@ use sqlx::FromRow;
 use super::{Db, SqlStore, db_err, on_pool};
 use crate::domain::{
     Result,
-    model::{DirectoryChange, DirectoryFilter, DirectoryQuery, DirectoryRow, SearchTerm, TermMatch, UserId},
+    model::{DirectoryChange, DirectoryFilter, DirectoryQuery, DirectoryRow, SearchTerm, TermMatch, UserCard, UserId},
 };
 
-/// A logged change: each side's username key, first and last name, and its searchable
-/// fields joined by U+001F; folded already on PostgreSQL, as stored on SQLite.
+/// One side of a logged change: the user as listed (username, names, picture), the
+/// username's key, the names and the searchable fields joined by U+001F (folded already on
+/// PostgreSQL, as stored on SQLite), and when they joined.
+struct SideRow {
+    key: Option<String>,
+    username: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    avatar: Option<String>,
+    first: Option<String>,
+    last: Option<String>,
+    text: Option<String>,
+    created: Option<i64>,
+}
+
 #[derive(FromRow)]
 struct ChangeRow {
     version: i64,
     user_id: i64,
     old_key: Option<String>,
+    old_username: Option<String>,
+    old_first_name: Option<String>,
+    old_last_name: Option<String>,
+    old_avatar: Option<String>,
     old_first: Option<String>,
     old_last: Option<String>,
     old_text: Option<String>,
+    old_created: Option<i64>,
     new_key: Option<String>,
+    new_username: Option<String>,
+    new_first_name: Option<String>,
+    new_last_name: Option<String>,
+    new_avatar: Option<String>,
     new_first: Option<String>,
     new_last: Option<String>,
     new_text: Option<String>,
+    new_created: Option<i64>,
 }
 
 /// The columns of one side, `$fold` applied as the directory's SQL applies it.
+#[rustfmt::skip]
 macro_rules! side {
     ($side:literal, $fold:literal, $sep:literal) => {
         concat!(
-            $side,
-            "_username_key AS ",
-            $side,
-            "_key, ",
-            $fold,
-            "(",
-            $side,
-            "_first_name) AS ",
-            $side,
-            "_first, ",
-            $fold,
-            "(",
-            $side,
-            "_last_name) AS ",
-            $side,
-            "_last, ",
-            $fold,
-            "(",
-            $side,
-            "_username || ",
-            $sep,
-            " || ",
-            $side,
-            "_first_name || ",
-            $sep,
-            " || ",
-            $side,
-            "_last_name || ",
-            $sep,
-            " || ",
-            $side,
-            "_bio) AS ",
-            $side,
-            "_text"
+            $side, "_username_key AS ", $side, "_key, ", $side, "_username AS ", $side, "_username, ",
+            $side, "_first_name AS ", $side, "_first_name, ", $side, "_last_name AS ", $side, "_last_name, ",
+            $side, "_avatar AS ", $side, "_avatar, ",
+            $fold, "(", $side, "_first_name) AS ", $side, "_first, ",
+            $fold, "(", $side, "_last_name) AS ", $side, "_last, ",
+            $fold, "(", $side, "_username || ", $sep, " || ", $side, "_first_name || ", $sep, " || ",
+            $side, "_last_name || ", $sep, " || ", $side, "_bio) AS ", $side, "_text, ",
+            $side, "_created_at AS ", $side, "_created"
         )
     };
 }
@@ -122,8 +120,17 @@ impl SqlStore {
         if rows.len() as u64 != upto - after {
             return Ok(None);
         }
-        let side = |key: Option<String>, first: Option<String>, last: Option<String>, text: Option<String>| {
-            let (username_key, first, last, text) = (key?, first?, last?, text?);
+        let side = |user: i64, side: SideRow| {
+            let SideRow { key, username, first_name, last_name, avatar, first, last, text, created } = side;
+            let card = UserCard {
+                id: UserId(user),
+                username: username?,
+                first_name: first_name?,
+                last_name: last_name?,
+                avatar,
+                is_following: false,
+            };
+            let (username_key, first, last, text, created_at) = (key?, first?, last?, text?, created?);
             Some(if sqlite {
                 DirectoryRow {
                     username_key,
@@ -132,6 +139,8 @@ impl SqlStore {
                     text: fts5_fold(&text),
                     first_text: fts5_fold(&first),
                     last_text: fts5_fold(&last),
+                    created_at,
+                    card,
                 }
             } else {
                 DirectoryRow {
@@ -141,16 +150,42 @@ impl SqlStore {
                     text,
                     first_text: first,
                     last_text: last,
+                    created_at,
+                    card,
                 }
             })
         };
         Ok(Some(
             rows.into_iter()
-                .map(|r| DirectoryChange {
-                    version: u64::try_from(r.version).unwrap_or(0),
-                    user: UserId(r.user_id),
-                    before: side(r.old_key, r.old_first, r.old_last, r.old_text),
-                    after: side(r.new_key, r.new_first, r.new_last, r.new_text),
+                .map(|r| {
+                    let before = SideRow {
+                        key: r.old_key,
+                        username: r.old_username,
+                        first_name: r.old_first_name,
+                        last_name: r.old_last_name,
+                        avatar: r.old_avatar,
+                        first: r.old_first,
+                        last: r.old_last,
+                        text: r.old_text,
+                        created: r.old_created,
+                    };
+                    let after = SideRow {
+                        key: r.new_key,
+                        username: r.new_username,
+                        first_name: r.new_first_name,
+                        last_name: r.new_last_name,
+                        avatar: r.new_avatar,
+                        first: r.new_first,
+                        last: r.new_last,
+                        text: r.new_text,
+                        created: r.new_created,
+                    };
+                    DirectoryChange {
+                        version: u64::try_from(r.version).unwrap_or(0),
+                        user: UserId(r.user_id),
+                        before: side(r.user_id, before),
+                        after: side(r.user_id, after),
+                    }
                 })
                 .collect(),
         ))

@@ -20,8 +20,8 @@ use userd::{
         Result,
         clock::ManualClock,
         model::{
-            CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery, DirectoryState,
-            SearchTerm, User, UserCard, UserId,
+            CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery, DirectoryRead,
+            DirectoryState, Ordering, SearchTerm, Seek, User, UserCard, UserId,
         },
         ports::DirectoryStore,
         social::Social,
@@ -35,6 +35,8 @@ use crate::helpers::{Backend, PASSWORD, TestDb};
 struct Counting {
     store: Arc<SqlStore>,
     counts: AtomicUsize,
+    /// Page reads from a user's place rather than from the start.
+    seeks: AtomicUsize,
 }
 
 #[async_trait]
@@ -42,12 +44,16 @@ impl DirectoryStore for Counting {
     async fn search(
         &self,
         q: &DirectoryQuery,
+        seek: Option<&Seek>,
         offset: u64,
         limit: u32,
         matching: u64,
         active: u64,
-    ) -> Result<Vec<UserCard>> {
-        self.store.search(q, offset, limit, matching, active).await
+    ) -> Result<DirectoryRead> {
+        if seek.is_some() {
+            self.seeks.fetch_add(1, Atomic::SeqCst);
+        }
+        self.store.search(q, seek, offset, limit, matching, active).await
     }
     async fn count(&self, query: &DirectoryQuery) -> Result<DirectoryCount> {
         self.counts.fetch_add(1, Atomic::SeqCst);
@@ -146,27 +152,70 @@ async fn add(db: &TestDb, username: &str, first: &str, last: &str, bio: &str) {
     .await;
 }
 
-/// Every query's total through `social` (cached, brought forward) against a fresh count.
-async fn assert_exact(social: &Social, store: &SqlStore, after: &str) {
+/// Pages of every ordering, with and without filters.
+fn pages(batch_size: u32, batches: std::ops::Range<u64>) -> Vec<DirectoryQuery> {
+    let mut pages = Vec::new();
+    for ordering in ["username", "-username", "created_at", "-created_at", "first_name", "-first_name", "-last_name"] {
+        for (search, first_name) in [("", ""), ("developer", ""), ("", "e")] {
+            for batch_number in batches.clone() {
+                pages.push(DirectoryQuery {
+                    ordering: Ordering::parse(ordering).expect("ordering"),
+                    batch_size,
+                    batch_number,
+                    ..query(search, first_name, "")
+                });
+            }
+        }
+    }
+    pages
+}
+
+/// Every query's total and every page through `social` (cached, brought forward) against
+/// what a node that has cached nothing reads.
+async fn assert_exact(social: &Social, store: &Arc<SqlStore>, after: &str) {
     for q in queries() {
         let page = social.directory(None, &q).await.expect("directory");
         let fresh = store.count(&q).await.expect("count").total;
         assert_eq!(page.total, fresh, "after {after}: {:?} {:?} {:?}", q.search, q.first_name, q.last_name);
+    }
+    assert_pages(social, store, &pages(2, 0..4), after).await;
+}
+
+async fn assert_pages(social: &Social, store: &Arc<SqlStore>, pages: &[DirectoryQuery], after: &str) {
+    let fresh = Social::new(store.clone(), store.clone(), store.clone(), ManualClock::new());
+    for q in pages {
+        let kept = social.directory(None, q).await.expect("directory");
+        let read = fresh.directory(None, q).await.expect("directory");
+        let names = |users: &[UserCard]| users.iter().map(|u| u.username.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            (kept.total, names(&kept.users)),
+            (read.total, names(&read.users)),
+            "after {after}: {:?} {:?} {:?} batch {}",
+            q.ordering,
+            q.search,
+            q.first_name,
+            q.batch_number
+        );
+        assert_eq!(kept.users, read.users, "after {after}: the cards too");
     }
 }
 
 async fn counts_stay_exact_across_writes(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else { return };
     let store = open(&db).await;
-    let counting = Arc::new(Counting { store: store.clone(), counts: AtomicUsize::new(0) });
+    let counting = Arc::new(Counting { store: store.clone(), counts: AtomicUsize::new(0), seeks: AtomicUsize::new(0) });
     let social = Social::new(counting.clone(), store.clone(), store.clone(), ManualClock::new());
     add(&db, "ada", "Ada", "Lovelace", "Mathematician").await;
     add(&db, "ken", "Ken", "Thompson", "Go developer").await;
     add(&db, "dem", "ǅemal", "Łódź", "").await;
     assert_exact(&social, &store, "the first counts").await;
     let counted = counting.counts.load(Atomic::SeqCst);
-    let distinct: HashSet<_> =
-        queries().into_iter().map(|q| (q.search.clone(), q.first_name.clone(), q.last_name.clone())).collect();
+    let distinct: HashSet<_> = queries()
+        .into_iter()
+        .chain(pages(2, 0..4))
+        .filter(DirectoryQuery::is_filtered)
+        .map(|q| (q.search, q.first_name, q.last_name))
+        .collect();
     assert_eq!(counted, distinct.len(), "one count for each filter (terms are lower-cased first)");
 
     let changes = [
@@ -220,6 +269,42 @@ async fn counts_stay_exact_across_writes_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_stay_exact_across_writes_postgres() {
     counts_stay_exact_across_writes(Backend::Postgres).await;
+}
+
+async fn pages_stay_exact_as_users_arrive_and_leave_before_them(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else { return };
+    let store = open(&db).await;
+    let counting = Arc::new(Counting { store: store.clone(), counts: AtomicUsize::new(0), seeks: AtomicUsize::new(0) });
+    let social = Social::new(counting.clone(), store.clone(), store.clone(), ManualClock::new());
+    let firsts = ["Elena", "Ada", "Émile", "Zoë", "Ken"];
+    for i in 0..60 {
+        let bio = if i % 3 == 0 { "developer" } else { "gardener" };
+        add(&db, &format!("u{i:02}"), firsts[i % firsts.len()], "Doe", bio).await;
+    }
+    let pages = pages(3, 0..20);
+    assert_pages(&social, &store, &pages, "the first reads").await;
+    // More arrive and leave before the middle pages than their windows hold.
+    for i in 0..24 {
+        db.execute(&format!("DELETE FROM users WHERE username_key = 'u{i:02}'")).await;
+        if i % 2 == 0 {
+            add(&db, &format!("a{i:02}"), firsts[(i / 2) % firsts.len()], "Roe", "developer").await;
+        }
+        if i % 4 == 0 {
+            assert_pages(&social, &store, &pages, &format!("change {i}")).await;
+        }
+    }
+    assert_pages(&social, &store, &pages, "the last change").await;
+    assert!(counting.seeks.load(Atomic::SeqCst) > 0, "pages were read again from a user whose place was known");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_stay_exact_as_users_arrive_and_leave_before_them_sqlite() {
+    pages_stay_exact_as_users_arrive_and_leave_before_them(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_stay_exact_as_users_arrive_and_leave_before_them_postgres() {
+    pages_stay_exact_as_users_arrive_and_leave_before_them(Backend::Postgres).await;
 }
 
 async fn the_change_log_holds_each_version_once_until_pruned(backend: Backend) {

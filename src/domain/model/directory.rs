@@ -3,7 +3,12 @@
 //! before and after, folded by the store exactly as its own SQL folds them, so a filter
 //! applied here to a change agrees with what the database would count.
 
-use super::{social::SearchTerm, types::UserId};
+use std::cmp::Ordering as Cmp;
+
+use super::{
+    social::{OrderField, Ordering, SearchTerm, UserCard},
+    types::UserId,
+};
 
 /// How many active users match a query's filters, and the directory's version in the same
 /// snapshot: the count is exact at that version, neither before nor after it.
@@ -29,6 +34,69 @@ pub struct DirectoryRow {
     /// The first and the last name alone, folded.
     pub first_text: String,
     pub last_text: String,
+    /// When the user joined, in microseconds (the `created_at` ordering's key).
+    pub created_at: i64,
+    /// The user as the directory lists them.
+    pub card: UserCard,
+}
+
+impl DirectoryRow {
+    /// Where user `id`, as this row, sits in an ordering by `field`.
+    pub fn position(&self, field: OrderField, id: UserId) -> Position {
+        let key = match field {
+            OrderField::Username => SortKey::Text(self.username_key.clone()),
+            OrderField::CreatedAt => SortKey::Time(self.created_at),
+            OrderField::FirstName => SortKey::Text(self.first_key.clone()),
+            OrderField::LastName => SortKey::Text(self.last_key.clone()),
+        };
+        Position { key, id }
+    }
+}
+
+/// The key an ordering sorts a user by, as its index holds it: text compared byte by byte
+/// (SQLite's binary collation, PostgreSQL's "C"), or a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Text(String),
+    Time(i64),
+}
+
+/// A user's place in an ordering: its key, ties broken by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub key: SortKey,
+    pub id: UserId,
+}
+
+impl Position {
+    /// Whether `self` comes strictly before `other` in `ordering` (both of its field).
+    pub fn before(&self, other: &Position, ordering: Ordering) -> bool {
+        let ascending = match (&self.key, &other.key) {
+            (SortKey::Text(a), SortKey::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (SortKey::Time(a), SortKey::Time(b)) => a.cmp(b),
+            (SortKey::Text(_), SortKey::Time(_)) | (SortKey::Time(_), SortKey::Text(_)) => Cmp::Equal,
+        }
+        .then(self.id.0.cmp(&other.id.0));
+        ascending == if ordering.descending { Cmp::Greater } else { Cmp::Less }
+    }
+}
+
+/// Where a page of the directory starts: after (or at) a position of the query's ordering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seek {
+    pub from: Position,
+    pub inclusive: bool,
+}
+
+/// Rows of the directory as a page read returns them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectoryRead {
+    pub cards: Vec<UserCard>,
+    /// Each card's place in the ordering read, in the same order.
+    pub positions: Vec<Position>,
+    /// The directory's version the rows were read at (by the same statement); `None` when
+    /// no row came back.
+    pub version: Option<u64>,
 }
 
 /// One version of the directory: a user before and after the change, each side only if
@@ -112,6 +180,15 @@ mod tests {
             text: [username, first, last, bio].map(lower).join("\u{1f}"),
             first_text: lower(first),
             last_text: lower(last),
+            created_at: 0,
+            card: UserCard {
+                id: UserId(1),
+                username: username.into(),
+                first_name: first.into(),
+                last_name: last.into(),
+                avatar: None,
+                is_following: false,
+            },
         }
     }
 
@@ -162,5 +239,19 @@ mod tests {
         assert_eq!(change(&was, &was).delta(&dev), 0, "a new picture");
         assert!(change(&was, &was).touches(&dev), "which its pages show");
         assert!(!change(&now, &now).touches(&dev));
+    }
+
+    #[test]
+    fn positions_follow_the_ordering_ties_broken_by_id() {
+        let at = |key: &str, id: i64| Position { key: SortKey::Text(key.into()), id: UserId(id) };
+        let up = Ordering { field: OrderField::Username, descending: false };
+        assert!(at("ada", 9).before(&at("adam", 1), up), "a prefix first");
+        assert!(at("ada", 1).before(&at("ada", 2), up));
+        assert!(!at("ada", 2).before(&at("ada", 2), up), "strictly");
+        assert!(at("zoë", 1).before(&at("ada", 1), up.reversed()));
+        assert!(at("b", 1).before(&at("é", 1), up), "byte by byte");
+        let t = |time: i64, id: i64| Position { key: SortKey::Time(time), id: UserId(id) };
+        let newest = Ordering { field: OrderField::CreatedAt, descending: true };
+        assert!(t(5, 1).before(&t(4, 9), newest) && t(5, 2).before(&t(5, 1), newest));
     }
 }

@@ -19,7 +19,10 @@ pub mod unicode;
 pub mod user;
 
 pub use self::{
-    directory::{DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryRow, TermMatch},
+    directory::{
+        DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryRead, DirectoryRow, Position, Seek, SortKey,
+        TermMatch,
+    },
     effect::{Effect, OutboxItem},
     file::{FileStatus, StorageSummary, StoredFile},
     identity::{LinkedIdentity, Provider, ProviderIdentity, SignInMethods, Unlinked},

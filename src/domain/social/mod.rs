@@ -7,13 +7,24 @@ use std::{sync::Arc, time::Duration};
 
 use tracing::instrument;
 
-use self::cache::{DirectoryCache, Filters, MAX_CATCH_UP};
+use self::cache::{CachedPage, DirectoryCache, Filters, MAX_CATCH_UP, SLACK, Window};
 use super::{
     clock::Clock,
     error::{Error, Invalid, Result},
-    model::{CountersUpdate, Counts, DirectoryQuery, Follow, ListPage, Principal, User, UserCard, UserId, Username},
+    model::{
+        CountersUpdate, Counts, DirectoryQuery, DirectoryRead, Follow, ListPage, Position, Principal, Seek, User,
+        UserCard, UserId, Username,
+    },
     ports::{DirectoryStore, FollowStore, UserStore},
 };
+
+/// Places to read: the first and how many, of how many matching users.
+#[derive(Clone, Copy)]
+struct Place {
+    start: u64,
+    limit: u32,
+    total: u64,
+}
 
 /// A page of the directory and how many users match in all.
 #[derive(Debug, Clone)]
@@ -47,9 +58,9 @@ impl Social {
 
     /// One batch of the directory. A batch in the far half is read from the other end of
     /// the ordering's index (and put back in order), so the last batch of a million users
-    /// costs what the first does; a batch past the end is empty. A count read before is
-    /// brought up to the directory's current version with the changes logged since; a page
-    /// read before is served while no change since has touched what its filters match.
+    /// costs what the first does; a batch past the end is empty. Counts and pages read
+    /// before are brought up to the directory's current version with the changes logged
+    /// since (see [`cache`]).
     #[instrument(skip_all)]
     pub async fn directory(&self, viewer: Option<UserId>, query: &DirectoryQuery) -> Result<DirectoryPage> {
         let state = self.directory.state().await?;
@@ -68,19 +79,35 @@ impl Social {
         let end = start.saturating_add(size).min(total);
         let limit = u32::try_from(end - start).unwrap_or(u32::MAX);
         let key = (filters, query.ordering, start, limit);
-        let mut users = match self.cache.page(&key, version) {
-            Some(users) => users,
-            None => {
-                let users = if start > total / 2 {
-                    let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
-                    let mut users =
-                        self.directory.search(&reversed, total - end, limit, total, state.active_users).await?;
-                    users.reverse();
-                    users
-                } else {
-                    self.directory.search(query, start, limit, total, state.active_users).await?
+        let mut users = match self.cache.page(&*self.directory, &key, version, total).await? {
+            CachedPage::Fresh(users) => users,
+            cached => {
+                // The page and up to SLACK users on each side, so that a few may arrive or
+                // leave before it is read again.
+                let (from, to) = (start.saturating_sub(SLACK), end.saturating_add(SLACK).min(total));
+                let want = Place { start: from, limit: u32::try_from(to - from).unwrap_or(u32::MAX), total };
+                let active = state.active_users;
+                let near = match &cached {
+                    CachedPage::Near { anchor, place, .. } => {
+                        self.read_near(query, anchor, *place, want, active, version).await?
+                    }
+                    _ => None,
                 };
-                self.cache.keep_page(key, version, users.clone());
+                let read = match near {
+                    Some(read) => read,
+                    None => self.read(query, want, active).await?,
+                };
+                let filter = match cached {
+                    CachedPage::Near { filter, .. } | CachedPage::Unknown(Some(filter)) => Some(filter),
+                    _ => None,
+                };
+                let exact = read.version == Some(version) && read.cards.len() as u64 == to - from;
+                let skip = usize::try_from(start - from).unwrap_or(usize::MAX);
+                let users: Vec<UserCard> = read.cards.iter().skip(skip).take(limit as usize).cloned().collect();
+                if exact && filter.is_some() {
+                    let DirectoryRead { cards, positions, .. } = read;
+                    self.cache.keep_window(key, Window { version, start: from, cards, positions, to_end: to == total });
+                }
                 users
             }
         };
@@ -92,6 +119,64 @@ impl Social {
             }
         }
         Ok(DirectoryPage { users, total })
+    }
+
+    /// The users at `at`, counted from the nearer end of the ordering (a batch in the far
+    /// half is read from the other end of its index and put back in order).
+    async fn read(&self, query: &DirectoryQuery, at: Place, active: u64) -> Result<DirectoryRead> {
+        let end = at.start + u64::from(at.limit);
+        if at.start > at.total / 2 {
+            let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
+            let offset = at.total.saturating_sub(end);
+            let mut read = self.directory.search(&reversed, None, offset, at.limit, at.total, active).await?;
+            read.cards.reverse();
+            read.positions.reverse();
+            Ok(read)
+        } else {
+            self.directory.search(query, None, at.start, at.limit, at.total, active).await
+        }
+    }
+
+    /// The users at `at`, at `version`, read from `anchor`, a user known to be at `place`
+    /// then: a seek in the ordering's index and a short offset, on one side of it or both,
+    /// instead of counting places from an end. `None` when what comes back is not exactly
+    /// that (a write came in between).
+    async fn read_near(
+        &self,
+        query: &DirectoryQuery,
+        anchor: &Position,
+        place: u64,
+        at: Place,
+        active: u64,
+        version: u64,
+    ) -> Result<Option<DirectoryRead>> {
+        let store = &*self.directory;
+        let from = |inclusive| Seek { from: anchor.clone(), inclusive };
+        let end = at.start + u64::from(at.limit);
+        let total = at.total;
+        let mut read = if at.start >= place {
+            store.search(query, Some(&from(true)), at.start - place, at.limit, total, active).await?
+        } else {
+            // Those before the anchor, read backwards from it.
+            let before = u32::try_from(place.min(end) - at.start).unwrap_or(u32::MAX);
+            let reversed = DirectoryQuery { ordering: query.ordering.reversed(), ..query.clone() };
+            let skip = place.saturating_sub(end);
+            let mut read = store.search(&reversed, Some(&from(false)), skip, before, total, active).await?;
+            read.cards.reverse();
+            read.positions.reverse();
+            if end > place {
+                let rest = store.search(query, Some(&from(true)), 0, at.limit - before, total, active).await?;
+                if rest.version != read.version {
+                    return Ok(None);
+                }
+                read.cards.extend(rest.cards);
+                read.positions.extend(rest.positions);
+            }
+            read
+        };
+        let whole = read.version == Some(version) && read.cards.len() == at.limit as usize;
+        read.version = read.version.filter(|_| whole);
+        Ok(whole.then_some(read))
     }
 
     /// Prunes the directory's change log every minute to the versions a count may still
