@@ -41,6 +41,9 @@ BEGIN
     END IF;
     UPDATE directory_totals SET active_users = active_users + added, version = version + added WHERE id = 1
     RETURNING version INTO top;
+    IF top IS NULL THEN
+        RETURN NULL; -- no totals row: `copy-data` is replacing it
+    END IF;
     INSERT INTO directory_changes (version, user_id,
         new_username_key, new_username, new_first_name, new_last_name, new_bio, new_created_at, new_avatar)
     SELECT top - added + row_number() OVER (ORDER BY id), id, username_key, username, first_name, last_name, bio,
@@ -63,6 +66,9 @@ BEGIN
     END IF;
     UPDATE directory_totals SET active_users = active_users - removed, version = version + removed WHERE id = 1
     RETURNING version INTO top;
+    IF top IS NULL THEN
+        RETURN NULL; -- no totals row: `copy-data` is replacing it
+    END IF;
     INSERT INTO directory_changes (version, user_id,
         old_username_key, old_username, old_first_name, old_last_name, old_bio, old_created_at, old_avatar)
     SELECT top - removed + row_number() OVER (ORDER BY id), id, username_key, username, first_name, last_name, bio,
@@ -93,6 +99,9 @@ BEGIN
     END IF;
     UPDATE directory_totals SET active_users = active_users + delta, version = version + changed WHERE id = 1
     RETURNING version INTO top;
+    IF top IS NULL THEN
+        RETURN NULL; -- no totals row: `copy-data` is replacing it
+    END IF;
     INSERT INTO directory_changes (version, user_id,
         old_username_key, old_username, old_first_name, old_last_name, old_bio, old_created_at, old_avatar,
         new_username_key, new_username, new_first_name, new_last_name, new_bio, new_created_at, new_avatar)

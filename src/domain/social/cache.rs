@@ -38,7 +38,7 @@ const KEPT_CHANGES: usize = 2_000;
 
 /// Users a window holds on each side of its page when it is read: how many may leave
 /// before (or after) the page before it has to be read again.
-pub(super) const SLACK: u64 = 16;
+pub(super) const SLACK: u64 = 10;
 
 #[derive(Default)]
 pub(super) struct DirectoryCache {

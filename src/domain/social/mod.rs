@@ -101,12 +101,19 @@ impl Social {
                     CachedPage::Near { filter, .. } | CachedPage::Unknown(Some(filter)) => Some(filter),
                     _ => None,
                 };
-                let exact = read.version == Some(version) && read.cards.len() as u64 == to - from;
                 let skip = usize::try_from(start - from).unwrap_or(usize::MAX);
                 let users: Vec<UserCard> = read.cards.iter().skip(skip).take(limit as usize).cloned().collect();
-                if exact && filter.is_some() {
+                // Kept if exact: of the request's version, or of a later one when read from
+                // the start (places counted from the end would be of the request's total).
+                let (wanted, got) = (to - from, read.cards.len() as u64);
+                let window = match read.version {
+                    Some(v) if v == version && got == wanted => Some((v, to == total)),
+                    Some(v) if v > version && from <= total / 2 && got <= wanted => Some((v, got < wanted)),
+                    _ => None,
+                };
+                if let (Some((version, to_end)), Some(_)) = (window, filter) {
                     let DirectoryRead { cards, positions, .. } = read;
-                    self.cache.keep_window(key, Window { version, start: from, cards, positions, to_end: to == total });
+                    self.cache.keep_window(key, Window { version, start: from, cards, positions, to_end });
                 }
                 users
             }
