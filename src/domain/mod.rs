@@ -270,6 +270,7 @@ impl Domain {
         self.sessions.spawn_background();
         self.files.spawn_background();
         self.accounts.spawn_background();
+        self.social.spawn_background();
         let (events, recovery) = (self.events.clone(), self.recovery.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));

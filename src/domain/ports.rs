@@ -15,10 +15,11 @@ use jiff::Timestamp;
 use super::{
     error::Result,
     model::{
-        CounterKey, CountersUpdate, Counts, DirectoryQuery, DirectoryState, Effect, FileId, Follow, LinkedIdentity,
-        ListPage, Mail, MailPurpose, MailToken, NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider,
-        ProviderIdentity, RedeemedToken, Revocation, SecurityEvent, SessionId, SessionRecord, SignInMethods,
-        StorageSummary, StoredFile, StoredIdentity, StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
+        CounterKey, CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery,
+        DirectoryRead, DirectoryState, Effect, FileId, Follow, LinkedIdentity, ListPage, Mail, MailPurpose, MailToken,
+        NewUser, OutboxItem, Page, PageRequest, ProfileUpdate, Provider, ProviderIdentity, RedeemedToken, Revocation,
+        SecurityEvent, Seek, SessionId, SessionRecord, SignInMethods, StorageSummary, StoredFile, StoredIdentity,
+        StoredKey, Unlinked, User, UserCard, UserId, UserSearch,
         billing::{BillingChange, CheckoutSession, CustomerId, NewCheckout, NewCustomer, PaymentEvent},
     },
 };
@@ -28,20 +29,32 @@ use super::{
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     /// The active users matching `query`, in its order, with `is_following` false (the
-    /// viewer's follows are read apart); `offset`/`limit` are already worked out by the
-    /// caller (which may have reversed the order to read from the far end). `matching` is
-    /// how many match in all, of `active` users, which the store may use to choose how to
-    /// read (walk the ordering and test each user, or collect the matches and sort them).
+    /// viewer's follows are read apart), their positions and the version read at;
+    /// `offset`/`limit` are already worked out by the caller (which may have reversed the
+    /// order to read from the far end), and count from `seek` when given. `matching` is how
+    /// many match in all, of `active` users, which the store may use to choose how to read
+    /// (walk the ordering and test each user, or collect the matches and sort them).
     async fn search(
         &self,
         query: &DirectoryQuery,
+        seek: Option<&Seek>,
         offset: u64,
         limit: u32,
         matching: u64,
         active: u64,
-    ) -> Result<Vec<UserCard>>;
-    /// How many active users match `query`'s filters (without filters: kept, not counted).
-    async fn count(&self, query: &DirectoryQuery) -> Result<u64>;
+    ) -> Result<DirectoryRead>;
+    /// How many active users match `query`'s filters (without filters: kept, not counted),
+    /// with the directory's version read in the same snapshot.
+    async fn count(&self, query: &DirectoryQuery) -> Result<DirectoryCount>;
+    /// `query`'s filters folded exactly as this store's SQL folds them, so that
+    /// [`DirectoryChange::delta`] agrees with [`DirectoryStore::count`].
+    async fn filter(&self, query: &DirectoryQuery) -> Result<DirectoryFilter>;
+    /// The logged changes of the versions after `after` up to `upto`, in order; `None`
+    /// when the log no longer holds every one of them (pruned, or a bulk statement that
+    /// moved the version without logging its rows): count again.
+    async fn changes(&self, after: u64, upto: u64) -> Result<Option<Vec<DirectoryChange>>>;
+    /// Forgets the logged changes but those of the last `keep` versions; how many went.
+    async fn prune_changes(&self, keep: u64) -> Result<u64>;
     /// The active users and the directory's version (one row read).
     async fn state(&self) -> Result<DirectoryState>;
     /// An active user by case-insensitive username.

@@ -2,9 +2,9 @@
 //! (typically SQLite → PostgreSQL), in one consistent pass.
 //!
 //! Tables are discovered, not listed: whatever the migrations have made is copied (sqlx's
-//! `_sqlx_migrations` and SQLite's full-text index, which the target's own triggers or
-//! indexes rebuild, excepted), columns by name, parents before children (foreign keys),
-//! ids and timestamps as they are. The source is read in one snapshot, the target written
+//! `_sqlx_migrations`, SQLite's full-text index, which the target's own triggers or
+//! indexes rebuild, and the directory's change log, which starts empty, excepted), columns
+//! by name, parents before children (foreign keys), ids and timestamps as they are. The source is read in one snapshot, the target written
 //! in one transaction (a failure leaves it empty), row counts are compared at the end, and
 //! PostgreSQL's identity sequences are moved past the copied ids.
 
@@ -69,6 +69,9 @@ fn pg_kind(data_type: &str) -> anyhow::Result<Kind> {
         other => bail!("a column of type {other} cannot be copied yet"),
     })
 }
+
+/// The directory's change log (not copied).
+const CHANGE_LOG: &str = "directory_changes";
 
 /// Quotes an identifier read from the catalogue.
 fn q(name: &str) -> String {
@@ -292,7 +295,10 @@ pub async fn copy_data(from: &str, to: &str) -> anyhow::Result<()> {
 }
 
 async fn copy(source: &SqlStore, target: &SqlStore) -> anyhow::Result<BTreeMap<String, i64>> {
-    let tables = order(source.tables().await?)?;
+    // The directory's change log is the target's own: its triggers log the copied rows under
+    // its versions, which the copied version then replaces, so it is emptied instead (nodes
+    // count afresh).
+    let tables = order(source.tables().await?.into_iter().filter(|t| t.name != CHANGE_LOG).collect())?;
     let target_tables: BTreeMap<String, Table> =
         target.tables().await?.into_iter().map(|t| (t.name.clone(), t)).collect();
     let referenced: BTreeSet<&String> = target_tables.values().flat_map(|t| t.parents.iter()).collect();
@@ -345,6 +351,7 @@ async fn copy(source: &SqlStore, target: &SqlStore) -> anyhow::Result<BTreeMap<S
             }
             reset_sequences(&mut write).await?;
             drop(read);
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {CHANGE_LOG}"))).execute(&mut *write).await?;
             write.commit().await?;
         }
         (Db::Postgres(src), Db::Postgres(pool)) => {
@@ -373,6 +380,7 @@ async fn copy(source: &SqlStore, target: &SqlStore) -> anyhow::Result<BTreeMap<S
             }
             reset_sequences(&mut write).await?;
             drop(read);
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {CHANGE_LOG}"))).execute(&mut *write).await?;
             write.commit().await?;
         }
         (src, Db::Sqlite { writer, .. }) => {
@@ -402,6 +410,7 @@ async fn copy(source: &SqlStore, target: &SqlStore) -> anyhow::Result<BTreeMap<S
                 counts.insert(t.name.clone(), n);
                 eprintln!("{}: {n} rows", t.name);
             }
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {CHANGE_LOG}"))).execute(&mut *write).await?;
             write.commit().await?;
         }
     }

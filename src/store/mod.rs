@@ -9,6 +9,7 @@ mod api_tokens;
 mod billing;
 mod cache;
 pub mod copy;
+mod directory_log;
 mod files;
 mod identities;
 mod import;

@@ -26,6 +26,10 @@ impl SqlStore {
         match &self.db {
             Db::Sqlite { writer, .. } => {
                 let mut tx = writer.begin().await.map_err(db_err)?;
+                let version: i64 = sqlx::query_scalar("SELECT version FROM directory_totals WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                 let mut inserted = 0;
                 for chunk in users.chunks(SQLITE_ROWS) {
                     let mut q = QueryBuilder::<Sqlite>::new(
@@ -51,6 +55,14 @@ impl SqlStore {
                     q.push(" ON CONFLICT DO NOTHING");
                     inserted += q.build().execute(&mut *tx).await.map_err(db_err)?.rows_affected();
                 }
+                // The triggers logged each row for the directory's counts; a bulk insert is
+                // better counted again (as PostgreSQL's statement triggers leave it), and a
+                // million logged rows would only be pruned.
+                sqlx::query("DELETE FROM directory_changes WHERE version > $1")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(inserted)
             }

@@ -12,8 +12,9 @@ use super::{
 use crate::domain::{
     Error, Result,
     model::{
-        CountersUpdate, Counts, DirectoryQuery, DirectoryState, Follow, ListPage, OrderField, Ordering, SearchTerm,
-        User, UserCard, UserId,
+        CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery, DirectoryRead,
+        DirectoryState, Follow, ListPage, OrderField, Ordering, Position, SearchTerm, Seek, SortKey, User, UserCard,
+        UserId,
     },
     ports::{DirectoryStore, FollowStore},
 };
@@ -99,8 +100,7 @@ impl Sql {
         }
         // Under three characters: a prefix range on each indexed key of the column set, one
         // index range scan each (a UNION, which both planners run as separate scans).
-        let low = term.as_str().to_string();
-        let high = format!("{low}\u{10FFFF}");
+        let (low, high) = term.prefix_bounds();
         let keys: &[OrderField] = match columns {
             Columns::All => &[OrderField::Username, OrderField::FirstName, OrderField::LastName],
             Columns::FirstName => &[OrderField::FirstName],
@@ -123,6 +123,24 @@ impl Sql {
         for (columns, term) in terms(q) {
             self.filter(columns, term);
         }
+    }
+
+    /// `AND` the rows after (or from) `seek`'s position in `ordering`: a range of the
+    /// ordering's index, read from there.
+    fn seek(&mut self, ordering: Ordering, seek: &Seek) {
+        let op = match (ordering.descending, seek.inclusive) {
+            (false, false) => " > (",
+            (false, true) => " >= (",
+            (true, false) => " < (",
+            (true, true) => " <= (",
+        };
+        let key = self.order_key(ordering.field);
+        self.push(" AND (").push(key).push(", u.id)").push(op);
+        match &seek.from.key {
+            SortKey::Text(text) => self.bind(Arg::Text(text.clone())),
+            SortKey::Time(time) => self.bind(Arg::Int(*time)),
+        };
+        self.push(", ").bind(Arg::Int(seek.from.id.0)).push(")");
     }
 
     fn order_by(&mut self, ordering: Ordering) {
@@ -222,6 +240,17 @@ impl From<CardRow> for UserCard {
     }
 }
 
+/// A card of a directory page with its sort key (text or time, by the ordering) and the
+/// directory's version it was read at.
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    card: CardRow,
+    sort_text: Option<String>,
+    sort_time: Option<i64>,
+    version: i64,
+}
+
 #[derive(sqlx::FromRow)]
 struct FollowRow {
     id: i64,
@@ -308,28 +337,91 @@ impl DirectoryStore for SqlStore {
     async fn search(
         &self,
         query: &DirectoryQuery,
+        seek: Option<&Seek>,
         offset: u64,
         limit: u32,
         matching: u64,
         active: u64,
-    ) -> Result<Vec<UserCard>> {
+    ) -> Result<DirectoryRead> {
         let mut sql = Sql::new(self.backend());
-        sql.probe = sql.backend == Backend::Sqlite
-            && query.is_filtered()
-            && matching >= 1000
-            && matching.saturating_mul(PROBE_WHEN_ONE_IN) >= active;
+        // Walk the ordering's index and test each user when many match, or collect the
+        // matches and sort them. SQLite is told by the form of the query; PostgreSQL's
+        // planner, which estimates a substring's matches far too low (and walks an index
+        // past clustered matches when it estimates well), by a materialised collection or
+        // by plans that do not collect.
+        let walk = query.is_filtered() && matching >= 1000 && matching.saturating_mul(PROBE_WHEN_ONE_IN) >= active;
+        let collect = sql.backend == Backend::Postgres && query.is_filtered() && !walk;
+        sql.probe = sql.backend == Backend::Sqlite && walk;
+        let key = sql.order_key(query.ordering.field);
+        let (text_key, time_key) = match query.ordering.field {
+            OrderField::CreatedAt => ("CAST(NULL AS TEXT)", key),
+            _ => (key, "CAST(NULL AS BIGINT)"),
+        };
+        if collect {
+            sql.push("WITH m AS MATERIALIZED (");
+        }
         sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
         sql.is_following(None);
-        sql.push(" FROM users u WHERE u.is_active");
+        sql.push(", ").push(text_key).push(" AS sort_text, ").push(time_key).push(" AS sort_time, ");
+        // In the same statement, so the version of the snapshot the rows come from.
+        sql.push("(SELECT version FROM directory_totals WHERE id = 1) AS version FROM users u WHERE u.is_active");
         sql.filters(query);
-        sql.order_by(query.ordering);
+        if let Some(seek) = seek {
+            sql.seek(query.ordering, seek);
+        }
+        if collect {
+            let dir = if query.ordering.descending { " DESC" } else { " ASC" };
+            let sorted =
+                if query.ordering.field == OrderField::CreatedAt { "sort_time" } else { "sort_text COLLATE \"C\"" };
+            sql.push(") SELECT * FROM m ORDER BY ").push(sorted).push(dir).push(", id").push(dir);
+        } else {
+            sql.order_by(query.ordering);
+        }
         sql.push(" LIMIT ").bind(Arg::Int(i64::from(limit)));
         sql.push(" OFFSET ").bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-        self.cards(sql).await
+        let rows: Vec<PageRow> = match &self.db {
+            Db::Postgres(pool) if walk => {
+                // Settings of this transaction only; the statement is only ever planned
+                // under them (a collecting one has other text), so a cached plan fits too.
+                const WALK: &str = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
+                    SET LOCAL max_parallel_workers_per_gather = 0";
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                sqlx::raw_sql(WALK).execute(&mut *tx).await.map_err(db_err)?;
+                let rows = bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                rows
+            }
+            db => on_pool!(db, reader, |pool| {
+                bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db_err)?
+            }),
+        };
+        let mut read = DirectoryRead {
+            cards: Vec::with_capacity(rows.len()),
+            positions: Vec::with_capacity(rows.len()),
+            version: rows.first().and_then(|r| u64::try_from(r.version).ok()),
+        };
+        for row in rows {
+            let key = match (row.sort_text, row.sort_time) {
+                (Some(text), _) => SortKey::Text(text),
+                (None, time) => SortKey::Time(time.unwrap_or(0)),
+            };
+            read.positions.push(Position { key, id: UserId(row.card.id) });
+            read.cards.push(row.card.into());
+        }
+        Ok(read)
     }
 
-    async fn count(&self, query: &DirectoryQuery) -> Result<u64> {
+    async fn count(&self, query: &DirectoryQuery) -> Result<DirectoryCount> {
+        // The version is read by the same statement, so in the same snapshot as the count:
+        // the count is exact at that version, which the change log's deltas start from.
         let mut sql = Sql::new(self.backend());
+        sql.push("SELECT (SELECT version FROM directory_totals WHERE id = 1), ");
         let terms: Vec<_> = terms(query).collect();
         if let (Backend::Sqlite, [(columns, term)]) = (sql.backend, terms.as_slice())
             && term.is_substring()
@@ -337,19 +429,38 @@ impl DirectoryStore for SqlStore {
             // One substring term: the index's own count of matches, less the few inactive
             // users among them (found from the inactive side), rather than a join per match.
             let (columns, term) = (*columns, *term);
-            sql.push("SELECT (SELECT COUNT(*) FROM users_search WHERE users_search MATCH ");
+            sql.push("(SELECT COUNT(*) FROM users_search WHERE users_search MATCH ");
             sql.bind(Arg::Text(fts_phrase(columns, term)));
             sql.push(
                 ") - (SELECT COUNT(*) FROM users s WHERE NOT s.is_active AND EXISTS \
                 (SELECT 1 FROM users_search WHERE users_search MATCH $1 AND rowid = s.id))",
             );
         } else if query.is_filtered() {
-            sql.push("SELECT COUNT(*) FROM users u WHERE u.is_active");
+            sql.push("COUNT(*) FROM users u WHERE u.is_active");
             sql.filters(query);
         } else {
-            return Ok(DirectoryStore::state(self).await?.active_users);
+            let state = DirectoryStore::state(self).await?;
+            return Ok(DirectoryCount { total: state.active_users, version: state.version });
         }
-        Ok(u64::try_from(self.scalar(sql).await?).unwrap_or(0))
+        let (version, total): (i64, i64) = on_pool!(&self.db, reader, |pool| {
+            bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?
+        });
+        Ok(DirectoryCount { total: u64::try_from(total).unwrap_or(0), version: u64::try_from(version).unwrap_or(0) })
+    }
+
+    async fn filter(&self, query: &DirectoryQuery) -> Result<DirectoryFilter> {
+        self.fold_filter(query).await
+    }
+
+    async fn changes(&self, after: u64, upto: u64) -> Result<Option<Vec<DirectoryChange>>> {
+        self.directory_changes(after, upto).await
+    }
+
+    async fn prune_changes(&self, keep: u64) -> Result<u64> {
+        self.prune_directory_changes(keep).await
     }
 
     async fn state(&self) -> Result<DirectoryState> {

@@ -8,6 +8,7 @@ mod cli;
 mod copy_data;
 mod crash;
 mod defences;
+mod directory;
 mod drf;
 mod examples;
 mod files;

@@ -277,11 +277,11 @@ both_stores! {
                     batch_size: 5,
                     ..DirectoryQuery::default()
                 };
-                let total = store.count(&query).await.expect("count");
+                let total = store.count(&query).await.expect("count").total;
                 // Collecting the matches and sorting them, or walking the ordering and testing each.
                 let active = store.state().await.expect("state").active_users;
-                let collected = store.search(&query, 0, 100, 0, active).await.expect("search");
-                let walked = store.search(&query, 0, 100, u64::MAX, active).await.expect("search");
+                let collected = store.search(&query, None, 0, 100, 0, active).await.expect("search").cards;
+                let walked = store.search(&query, None, 0, 100, u64::MAX, active).await.expect("search").cards;
                 assert_eq!(collected, walked, "{search} {ordering}");
                 assert_eq!(collected.len() as u64, total, "{search} {ordering}: the total counts the active matches");
             }

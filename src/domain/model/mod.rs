@@ -2,6 +2,7 @@
 //! every service and every port can use it without an import circle.
 
 pub mod billing;
+pub mod directory;
 pub mod effect;
 pub mod file;
 pub mod identity;
@@ -18,6 +19,10 @@ pub mod unicode;
 pub mod user;
 
 pub use self::{
+    directory::{
+        DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryRead, DirectoryRow, Position, Seek, SortKey,
+        TermMatch,
+    },
     effect::{Effect, OutboxItem},
     file::{FileStatus, StorageSummary, StoredFile},
     identity::{LinkedIdentity, Provider, ProviderIdentity, SignInMethods, Unlinked},

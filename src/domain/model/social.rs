@@ -71,6 +71,12 @@ impl SearchTerm {
     pub fn is_substring(&self) -> bool {
         self.0.chars().count() >= 3
     }
+
+    /// The keys a shorter term is the start of: from the term (inclusive) to the term
+    /// followed by the last code point (exclusive), byte by byte.
+    pub fn prefix_bounds(&self) -> (String, String) {
+        (self.0.clone(), format!("{}\u{10FFFF}", self.0))
+    }
 }
 
 /// One page of the directory.
