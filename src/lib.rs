@@ -119,7 +119,7 @@ pub struct Application {
     /// One per address of `USERD_BIND`, in its order.
     listeners: Vec<(TcpListener, SocketAddr)>,
     first: SocketAddr,
-    router: axum::Router,
+    router: http::App,
     store: Arc<SqlStore>,
     public_url: String,
     trusted_proxies: Vec<ipnet::IpNet>,

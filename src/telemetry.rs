@@ -80,9 +80,9 @@ impl Metrics {
         Metrics { recorder: Arc::new(PrometheusBuilder::new().build_recorder()), handles: Arc::default() }
     }
 
-    /// One answered request. `route` is the matched route template (a closed set), or `None`.
-    pub fn request(&self, method: &Method, route: Option<&str>, status: StatusCode, took: Duration) {
-        let method = method_label(method);
+    /// One answered request. `method` is its [`method_label`]; `route` is the matched route
+    /// template (a closed set), or `None`.
+    pub fn request(&self, method: &'static str, route: Option<&str>, status: StatusCode, took: Duration) {
         let route = route.unwrap_or("unmatched");
         let status = status.as_u16();
         let known = self.handles.read().ok().and_then(|h| h.get(route)?.get(&(method, status)).cloned());

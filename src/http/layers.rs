@@ -8,18 +8,16 @@ use std::{
     future::{Ready, ready},
     sync::Arc,
     task::{Context, Poll},
-    time::{Duration, Instant},
 };
 
 use axum::{
     Router,
     body::Body,
-    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header},
-    middleware::{self, Next},
     response::{IntoResponse, Response},
 };
-use tower::{Service, ServiceBuilder};
+use tower::{Service, ServiceBuilder, util::BoxCloneSyncService};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::{
@@ -27,20 +25,15 @@ use tower_http::{
         predicate::{NotForContentType, SizeAbove},
     },
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer},
-    trace::TraceLayer,
 };
-use tracing::Span;
 
 use super::{
-    AppState, MAX_JSON_BYTES,
+    AppState, MAX_JSON_BYTES, observe,
     problem::{self, ApiError, Detail, Dialect},
     server,
 };
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every API route of one surface gets: panics and wrong methods answered in the
 /// surface's own shape, `OPTIONS` answered as Django REST framework does, and headers for
@@ -100,81 +93,45 @@ impl Routes {
     }
 }
 
-/// What every request gets, whatever serves it: a request id, a tracing span, metrics,
-/// the body limit, `nosniff`, the referrer policy and CORS; and the fallbacks.
-pub fn apply(router: Router<AppState>, state: &AppState, fallback: Fallback) -> Router<AppState> {
-    // Each `Router::layer` call boxes every route once more, and a request clones every box
-    // of its route: the layers go in as two stacks (around CORS, when it is on), not one
-    // call each. In a `ServiceBuilder` the first layer is the outermost.
-    let inner = ServiceBuilder::new()
+/// The whole application: one service, cloned for each connection.
+pub type App = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The whole application as one service: the router (routes, fallbacks, state) inside what
+/// every request gets, whatever serves it: a request id, a tracing span, the access line and
+/// metrics, CORS, the body limits, `nosniff` and the referrer policy.
+///
+/// These layers wrap the router once, as one stack of plain services, rather than through
+/// `Router::layer`, which boxes every route once more per call: a request then cloned a
+/// boxed service and boxed a future at every level. What is left per request is the one box
+/// of the finished stack and the router's own.
+pub fn apply(router: Router, state: &AppState, doc: &utoipa::openapi::OpenApi) -> App {
+    let templates = observe::Templates::new(doc.paths.paths.keys().map(String::as_str));
+    let cors = (!state.config.cors_origins.is_empty()).then(|| {
+        let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-csrftoken")])
+            .allow_credentials(true)
+    });
+    // In a `ServiceBuilder` the first layer is the outermost.
+    let stack = ServiceBuilder::new()
+        .map_response(|res: Response<_>| res.map(Body::new))
+        .layer(observe::RequestIdLayer)
+        // The access line carries the status; a 5xx's cause is logged where it happened.
+        .layer(observe::ObserveLayer::new(templates, state.metrics.clone()))
+        .option_layer(cors)
         // A panic outside any surface (a layer's) still gets a bare 500.
         .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>))
         .layer(CompressionLayer::new().gzip(true).compress_when(compressible()))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         // A body that trickles in is cut (its reader then fails as a malformed body).
         .layer(RequestBodyDeadlineLayer::new(server::BODY_DEADLINE))
         .layer(RequestBodyTimeoutLayer::new(server::BODY_IDLE_TIMEOUT))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
-    let outer = ServiceBuilder::new()
-        .layer(middleware::map_request(plain_request_id))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        // The access line carries the status; a 5xx's cause is logged where it happened.
-        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(access_line).on_failure(()))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
-    let mut router = router.fallback_service(fallback).layer(inner);
-    if !state.config.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
-        router = router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
-                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-csrftoken")])
-                .allow_credentials(true),
-        );
-    }
-    router.layer(outer)
-}
-
-/// A request id the client sent is kept (so a proxy's id follows the request through)
-/// only when it is short and plain: 1 to 64 letters, digits, `-`, `_` or `.`. Any other
-/// is replaced by a new one, so no client can pad or forge log lines through it.
-async fn plain_request_id(mut req: Request) -> Request {
-    let plain = |v: &HeaderValue| {
-        let b = v.as_bytes();
-        (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-    };
-    if req.headers().get(REQUEST_ID).is_some_and(|v| !plain(v)) {
-        req.headers_mut().remove(REQUEST_ID);
-    }
-    req
-}
-
-/// The span of one request: every line logged while it is served carries its method, matched
-/// route and request id. Only the route template is kept, never the path's values, the query
-/// string or another header.
-fn request_span(req: &Request<Body>) -> Span {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let method = crate::telemetry::method_label(req.method());
-    tracing::info_span!("request", method = %method, route = %route, request_id = %id)
-}
-
-/// The access log: one `info` line per request, in the request's span, once its status is known.
-fn access_line<B>(res: &Response<B>, latency: Duration, _: &Span) {
-    // Milliseconds with microsecond precision, as a number (JSON) that is short to read (text).
-    let ms = latency.as_micros() as f64 / 1000.0;
-    tracing::info!(status = res.status().as_u16(), ms, "access");
-}
-
-async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let res = next.run(req).await;
-    state.metrics.request(&method, route.as_deref(), res.status(), start.elapsed());
-    res
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .service(router);
+    BoxCloneSyncService::new(stack)
 }
 
 /// What is worth compressing: responses of 1 KiB or more (the OpenAPI document, metrics,

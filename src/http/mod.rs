@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod client;
 mod layers;
+mod observe;
 mod ops;
 pub mod paging;
 pub mod problem;
@@ -13,9 +14,9 @@ pub mod server;
 pub mod surfaces;
 pub mod web;
 
-use std::sync::Arc;
+pub use layers::App;
 
-use axum::Router;
+use std::sync::Arc;
 
 use crate::{config::Config, domain::Domain, telemetry::Metrics};
 
@@ -47,10 +48,11 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// The whole application: every surface, each with its own error shape (panics and wrong
 /// methods included), the operational endpoints, and the layers every request passes
 /// through.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> App {
     use surfaces::{account, careers, files, jwt, microservice, staff};
-    let routes = layers::Routes::new(&ops::openapi());
-    let app = Router::new()
+    let doc = ops::openapi();
+    let routes = layers::Routes::new(&doc);
+    let app = axum::Router::new()
         .merge(layers::api::<jwt::Dialect, _>(jwt::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(account::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(files::router(state.config.max_upload_bytes), &routes))
@@ -75,5 +77,6 @@ pub fn router(state: AppState) -> Router {
         ],
         web::page,
     );
-    layers::apply(app, &state, fallback).with_state(state)
+    let app = app.fallback_service(fallback).with_state(state.clone());
+    layers::apply(app, &state, &doc)
 }

@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, http::Request};
+use axum::{body::Body, http::Request};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -82,7 +82,7 @@ impl Drop for Slot {
 /// finish (for at most [`DRAIN_TIMEOUT`]).
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: super::App,
     proxies: TrustedProxies,
     per_client: usize,
     stop: impl Future<Output = ()> + Send,

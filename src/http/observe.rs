@@ -1,0 +1,291 @@
+//! What every request gets before anything else, in two plain tower services (no boxed
+//! future, no cloned boxed service per request): its request id, and its observation (the
+//! tracing span its log lines carry, the access line and the metrics).
+//!
+//! They sit outside the router, so they name a request's route by matching its path
+//! against the route templates themselves (the OpenAPI document's, plus the few routes it
+//! does not describe) rather than reading axum's `MatchedPath`, which only the router's own
+//! layers see.
+
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll, ready},
+    time::Instant,
+};
+
+use axum::{
+    extract::Request,
+    http::{HeaderName, HeaderValue, Response},
+};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+use tracing::Span;
+
+use crate::telemetry::{Metrics, method_label};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Routes served but not described in the OpenAPI document: the API's own description and
+/// its docs page, and the web app's assets.
+const UNDESCRIBED: [&str; 5] =
+    ["/api/openapi.json", "/api/docs", "/api/docs/", "/api/docs/{*rest}", "/assets/{version}/{*path}"];
+
+/// Route templates, to name the route of a request path.
+#[derive(Clone)]
+pub struct Templates(Arc<matchit::Router<Arc<str>>>);
+
+impl Templates {
+    pub fn new<'a>(described: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut router = matchit::Router::new();
+        for template in described.into_iter().chain(UNDESCRIBED) {
+            // Two templates that overlap name the same requests; the first is enough.
+            let _ = router.insert(template, Arc::<str>::from(template));
+        }
+        Templates(Arc::new(router))
+    }
+
+    /// The template that `path` matches, if any.
+    pub fn route_of(&self, path: &str) -> Option<&Arc<str>> {
+        self.0.at(path).ok().map(|m| m.value)
+    }
+}
+
+// --- request ids -------------------------------------------------------------------------
+
+/// Gives each request an `x-request-id` and returns it on the response. A request id the
+/// client sent is kept (so a proxy's id follows the request through) only when it is short
+/// and plain: 1 to 64 letters, digits, `-`, `_` or `.`. Any other is replaced, so no client
+/// can pad or forge log lines through it.
+#[derive(Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestIds<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIds { inner }
+    }
+}
+
+/// The service made by [`RequestIdLayer`].
+#[derive(Clone)]
+pub struct RequestIds<S> {
+    inner: S,
+}
+
+fn is_plain(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+}
+
+/// A new request id, in the form of a UUID (version 8, RFC 9562's layout for ids made to
+/// one's own recipe): 60 random bits drawn once per process and a counter, so ids are
+/// unique on a node and, with overwhelming probability, across nodes, without drawing
+/// randomness for every request.
+fn new_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // A failure leaves zeros: ids stay unique on this node, which is what logs need.
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        u64::from_le_bytes(bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&prefix.to_be_bytes());
+    raw[8..].copy_from_slice(&n.to_be_bytes());
+    raw[6] = (raw[6] & 0x0f) | 0x80; // version 8
+    raw[8] = (raw[8] & 0x3f) | 0x80; // the RFC's variant
+    let mut text = [b'-'; 36];
+    let groups = [(0..4, 0..8), (4..6, 9..13), (6..8, 14..18), (8..10, 19..23), (10..16, 24..36)];
+    for (bytes, chars) in groups {
+        // Each group's text is exactly twice its bytes long, so this cannot fail.
+        let _ = hex::encode_to_slice(&raw[bytes], &mut text[chars]);
+    }
+    // Hex digits and dashes are always a valid header value; the fallback is never taken.
+    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("0"))
+}
+
+impl<S, B> Service<Request> for RequestIds<S>
+where
+    S: Service<Request, Response = Response<B>, Error = Infallible>,
+{
+    type Response = Response<B>;
+    type Error = Infallible;
+    type Future = WithRequestId<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let id = match req.headers().get(REQUEST_ID) {
+            Some(v) if is_plain(v) => v.clone(),
+            _ => {
+                let id = new_request_id();
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        WithRequestId { inner: self.inner.call(req), id: Some(id) }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RequestIds`].
+    pub struct WithRequestId<F> {
+        #[pin]
+        inner: F,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, B> Future for WithRequestId<F>
+where
+    F: Future<Output = Result<Response<B>, Infallible>>,
+{
+    type Output = Result<Response<B>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut res) = ready!(this.inner.poll(cx));
+        if let Some(id) = this.id.take()
+            && !res.headers().contains_key(REQUEST_ID)
+        {
+            res.headers_mut().insert(REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(res))
+    }
+}
+
+// --- span, access line, metrics ----------------------------------------------------------
+
+/// Serves each request inside a `request` span (method, route template and request id, so
+/// every line logged while it is served carries them; never the path's values, the query
+/// string or another header), then writes its access line (`info`, with the status and the
+/// time taken) and counts and times it in the metrics.
+#[derive(Clone)]
+pub struct ObserveLayer {
+    templates: Templates,
+    metrics: Metrics,
+}
+
+impl ObserveLayer {
+    pub fn new(templates: Templates, metrics: Metrics) -> Self {
+        ObserveLayer { templates, metrics }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner, layer: self.clone() }
+    }
+}
+
+/// The service made by [`ObserveLayer`].
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+impl<S, B> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response<B>, Error = Infallible>,
+{
+    type Response = Response<B>;
+    type Error = Infallible;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let start = Instant::now();
+        let method = method_label(req.method());
+        let route = self.layer.templates.route_of(req.uri().path()).cloned();
+        let span = request_span(&req, method, route.as_deref());
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        Observed { inner, span, start, method, route, metrics: self.layer.metrics.clone() }
+    }
+}
+
+fn request_span(req: &Request, method: &'static str, route: Option<&str>) -> Span {
+    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let route = route.unwrap_or("unmatched");
+    tracing::info_span!("request", method = %method, route = %route, request_id = %id)
+}
+
+pin_project! {
+    /// The response future of [`Observe`].
+    pub struct Observed<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        start: Instant,
+        method: &'static str,
+        route: Option<Arc<str>>,
+        metrics: Metrics,
+    }
+}
+
+impl<F, B> Future for Observed<F>
+where
+    F: Future<Output = Result<Response<B>, Infallible>>,
+{
+    type Output = Result<Response<B>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let Ok(res) = ready!(this.inner.poll(cx));
+        let took = this.start.elapsed();
+        // Milliseconds with microsecond precision, as a number (JSON) that is short to read (text).
+        let ms = took.as_micros() as f64 / 1000.0;
+        tracing::info!(status = res.status().as_u16(), ms, "access");
+        this.metrics.request(this.method, this.route.as_deref(), res.status(), took);
+        Poll::Ready(Ok(res))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_request_ids_are_distinct_version_8_uuids() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let text = id.to_str().expect("ascii");
+            let groups: Vec<&str> = text.split('-').collect();
+            assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{text}");
+            assert!(text.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{text}");
+            assert!(groups[2].starts_with('8'), "version 8: {text}");
+            assert!(matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'), "RFC variant: {text}");
+        }
+    }
+
+    #[test]
+    fn a_path_is_named_by_its_template_never_by_its_values() {
+        let templates = Templates::new(["/api/files/{id}/", "/api/users/status/"]);
+        assert_eq!(templates.route_of("/api/files/secret-value/").map(|r| &**r), Some("/api/files/{id}/"));
+        assert_eq!(templates.route_of("/api/users/status/").map(|r| &**r), Some("/api/users/status/"));
+        assert_eq!(templates.route_of("/assets/abc/app.js").map(|r| &**r), Some("/assets/{version}/{*path}"));
+        assert_eq!(templates.route_of("/no/such/path"), None);
+        assert_eq!(templates.route_of("/api/users/status"), None, "no trailing slash is another path");
+    }
+}
