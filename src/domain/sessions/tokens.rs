@@ -258,19 +258,24 @@ impl Tokens {
     /// Checks signature (algorithm pinned), `exp` with a few seconds of leeway, and the type;
     /// a token this node has verified before is not checked again until it expires.
     pub async fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
-        let key = verified::key(token);
+        if let Some(claims) = self.remembered(token, expected) {
+            return Ok(claims);
+        }
+        let (claims, checked_by) = self.verify_signature(token, expected).await?;
+        // Kept by the ring whose key checked it: a ring with other keys never serves it.
+        checked_by.verified.insert(verified::key(token), &claims);
+        Ok(claims)
+    }
+
+    /// The claims of `token` when this node has verified it before (as a token of type
+    /// `expected`) and it has not expired since; `None` says only that it must be checked.
+    pub fn remembered(&self, token: &str, expected: TokenType) -> Option<Claims> {
         let now = self.clock.now().as_second();
         let in_time = |c: &Claims| {
             let leeway = LEEWAY_SECS as i64;
             c.iat <= now.saturating_add(leeway) && c.exp.saturating_add(leeway) >= now
         };
-        if let Some(claims) = self.ring().verified.get(&key, expected, in_time) {
-            return Ok(claims);
-        }
-        let (claims, checked_by) = self.verify_signature(token, expected).await?;
-        // Kept by the ring whose key checked it: a ring with other keys never serves it.
-        checked_by.verified.insert(key, &claims);
-        Ok(claims)
+        self.ring().verified.get(&verified::key(token), expected, in_time)
     }
 
     /// The claims, and the key ring that checked them.
