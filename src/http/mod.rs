@@ -62,7 +62,7 @@ pub fn router(state: AppState) -> App {
             microservice::router(state.domain.pictures.limits().max_bytes),
             &routes,
         ))
-        .merge(layers::api::<problem::Detail, _>(ops::router(), &routes))
+        .merge(layers::api::<problem::Detail, _>(ops::router(&doc), &routes))
         .merge(layers::api::<account::Dialect, _>(web::router(), &routes));
     // Unknown paths under a surface's prefix answer in its shape. `/api/users/` is shared by
     // documents 000/001 and 002; its 404 is 002's envelope, whose `message` is also what

@@ -7,6 +7,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use bytes::Bytes;
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::{
@@ -17,13 +18,14 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{AppState, surfaces};
 
-pub fn router() -> Router<AppState> {
+/// `doc` is the OpenAPI document ([`openapi`]): served as it is, and not kept.
+pub fn router(doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/.well-known/jwks.json", get(jwks))
-        .merge(docs())
+        .merge(docs(doc))
 }
 
 /// The docs page may run only its own scripts and styles (Swagger UI sets inline styles
@@ -32,10 +34,20 @@ const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'sel
     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
-fn docs() -> Router<AppState> {
-    Router::from(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi())).layer(
-        SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_POLICY)),
-    )
+/// The docs page, and the document it reads at `/api/openapi.json`. The document is kept
+/// as its JSON text, made once: as a tree of values it holds ~8 MB, most of a node's memory.
+fn docs(doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    let json = Bytes::from(serde_json::to_vec(doc).unwrap_or_default());
+    let served = move || {
+        let json = json.clone();
+        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json) }
+    };
+    Router::from(SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::from("/api/openapi.json")))
+        .route("/api/openapi.json", get(served))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_POLICY),
+        ))
 }
 
 #[derive(Serialize, ToSchema)]
