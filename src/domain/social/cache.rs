@@ -46,6 +46,17 @@ pub(super) struct DirectoryCache {
     /// Held while the log is read, so that requests waiting on the same versions share one
     /// read.
     log: tokio::sync::Mutex<Changes>,
+    /// One lock per count or page being read from the store, so that requests arriving
+    /// together at a cold cache (a node that just started) wait for one read instead of each
+    /// making its own.
+    flights: Mutex<HashMap<Flight, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// What a read from the store fills: a count or a page.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) enum Flight {
+    Count(Filters),
+    Page(PageKey),
 }
 
 #[derive(Default)]
@@ -198,6 +209,12 @@ impl DirectoryCache {
                 }
             }
         }
+        let _flight = self.flight(Flight::Count(filters.clone())).await;
+        // Another request may have counted while this one waited.
+        let counted = self.entries.lock().ok().and_then(|e| e.counts.get(filters).cloned());
+        if let Some(c) = counted.filter(|c| c.version >= version) {
+            return Ok(c.total);
+        }
         let filter = match cached {
             Some(c) => c.filter,
             None => Arc::new(store.filter(query).await?),
@@ -205,6 +222,23 @@ impl DirectoryCache {
         let count = store.count(query).await?;
         self.keep_count(filters, Counted { version: count.version, total: count.total, filter });
         Ok(count.total)
+    }
+
+    /// Waits for any read of the same count or page from the store to finish; the guard
+    /// holds this one's read.
+    pub(super) async fn flight(&self, flight: Flight) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut flights = match self.flights.lock() {
+                Ok(f) => f,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if flights.len() >= CACHE_ENTRIES {
+                // Locks no request holds or waits for.
+                flights.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            flights.entry(flight).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     fn keep_count(&self, filters: &Filters, counted: Counted) {

@@ -7,13 +7,13 @@ use std::{sync::Arc, time::Duration};
 
 use tracing::instrument;
 
-use self::cache::{CachedPage, DirectoryCache, Filters, MAX_CATCH_UP, SLACK, Window};
+use self::cache::{CachedPage, DirectoryCache, Filters, Flight, MAX_CATCH_UP, PageKey, SLACK, Window};
 use super::{
     clock::Clock,
     error::{Error, Invalid, Result},
     model::{
-        CountersUpdate, Counts, DirectoryQuery, DirectoryRead, Follow, ListPage, Position, Principal, Seek, User,
-        UserCard, UserId, Username,
+        CountersUpdate, Counts, DirectoryQuery, DirectoryRead, DirectoryState, Follow, ListPage, Position, Principal,
+        Seek, User, UserCard, UserId, Username,
     },
     ports::{DirectoryStore, FollowStore, UserStore},
 };
@@ -81,42 +81,7 @@ impl Social {
         let key = (filters, query.ordering, start, limit);
         let mut users = match self.cache.page(&*self.directory, &key, version, total).await? {
             CachedPage::Fresh(users) => users,
-            cached => {
-                // The page and up to SLACK users on each side, so that a few may arrive or
-                // leave before it is read again.
-                let (from, to) = (start.saturating_sub(SLACK), end.saturating_add(SLACK).min(total));
-                let want = Place { start: from, limit: u32::try_from(to - from).unwrap_or(u32::MAX), total };
-                let active = state.active_users;
-                let near = match &cached {
-                    CachedPage::Near { anchor, place, .. } => {
-                        self.read_near(query, anchor, *place, want, active, version).await?
-                    }
-                    _ => None,
-                };
-                let read = match near {
-                    Some(read) => read,
-                    None => self.read(query, want, active).await?,
-                };
-                let filter = match cached {
-                    CachedPage::Near { filter, .. } | CachedPage::Unknown(Some(filter)) => Some(filter),
-                    _ => None,
-                };
-                let skip = usize::try_from(start - from).unwrap_or(usize::MAX);
-                let users: Vec<UserCard> = read.cards.iter().skip(skip).take(limit as usize).cloned().collect();
-                // Kept if exact: of the request's version, or of a later one when read from
-                // the start (places counted from the end would be of the request's total).
-                let (wanted, got) = (to - from, read.cards.len() as u64);
-                let window = match read.version {
-                    Some(v) if v == version && got == wanted => Some((v, to == total)),
-                    Some(v) if v > version && from <= total / 2 && got <= wanted => Some((v, got < wanted)),
-                    _ => None,
-                };
-                if let (Some((version, to_end)), Some(_)) = (window, filter) {
-                    let DirectoryRead { cards, positions, .. } = read;
-                    self.cache.keep_window(key, Window { version, start: from, cards, positions, to_end });
-                }
-                users
-            }
+            _ => self.read_page(query, key, &state, total).await?,
         };
         if let Some(viewer) = viewer {
             let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
@@ -126,6 +91,60 @@ impl Social {
             }
         }
         Ok(DirectoryPage { users, total })
+    }
+
+    /// A page the cache does not hold fresh: read once however many requests want it at
+    /// once, then kept in a window (see [`cache`]).
+    async fn read_page(
+        &self,
+        query: &DirectoryQuery,
+        key: PageKey,
+        state: &DirectoryState,
+        total: u64,
+    ) -> Result<Vec<UserCard>> {
+        let _flight = self.cache.flight(Flight::Page(key.clone())).await;
+        let version = state.version;
+        let cached = self.cache.page(&*self.directory, &key, version, total).await?;
+        if let CachedPage::Fresh(users) = cached {
+            // Read by the request this one waited for.
+            return Ok(users);
+        }
+        let (start, limit) = (key.2, key.3);
+        let end = start.saturating_add(u64::from(limit));
+        // The page and up to SLACK users on each side, so that a few may arrive or
+        // leave before it is read again.
+        let (from, to) = (start.saturating_sub(SLACK), end.saturating_add(SLACK).min(total));
+        let want = Place { start: from, limit: u32::try_from(to - from).unwrap_or(u32::MAX), total };
+        let active = state.active_users;
+        let near = match &cached {
+            CachedPage::Near { anchor, place, .. } => {
+                self.read_near(query, anchor, *place, want, active, version).await?
+            }
+            _ => None,
+        };
+        let read = match near {
+            Some(read) => read,
+            None => self.read(query, want, active).await?,
+        };
+        let filter = match cached {
+            CachedPage::Near { filter, .. } | CachedPage::Unknown(Some(filter)) => Some(filter),
+            _ => None,
+        };
+        let skip = usize::try_from(start - from).unwrap_or(usize::MAX);
+        let users: Vec<UserCard> = read.cards.iter().skip(skip).take(limit as usize).cloned().collect();
+        // Kept if exact: of the request's version, or of a later one when read from
+        // the start (places counted from the end would be of the request's total).
+        let (wanted, got) = (to - from, read.cards.len() as u64);
+        let window = match read.version {
+            Some(v) if v == version && got == wanted => Some((v, to == total)),
+            Some(v) if v > version && from <= total / 2 && got <= wanted => Some((v, got < wanted)),
+            _ => None,
+        };
+        if let (Some((version, to_end)), Some(_)) = (window, filter) {
+            let DirectoryRead { cards, positions, .. } = read;
+            self.cache.keep_window(key, Window { version, start: from, cards, positions, to_end });
+        }
+        Ok(users)
     }
 
     /// The users at `at`, counted from the nearer end of the ordering (a batch in the far
