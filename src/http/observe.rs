@@ -18,6 +18,7 @@ use std::{
     time::Instant,
 };
 
+use aws_lc_rs::cipher::{AES_128, EncryptingKey, UnboundCipherKey};
 use axum::{
     extract::Request,
     http::{HeaderName, HeaderValue, Response},
@@ -84,22 +85,25 @@ fn is_plain(v: &HeaderValue) -> bool {
 }
 
 /// A new request id, in the form of a UUID (version 8, RFC 9562's layout for ids made to
-/// one's own recipe): 60 random bits drawn once per process and a counter, so ids are
-/// unique on a node and, with overwhelming probability, across nodes, without drawing
-/// randomness for every request.
+/// one's own recipe): a counter encrypted with AES under a key drawn once per process. Ids
+/// are unique on a node (AES is a permutation) and, with overwhelming probability, across
+/// nodes; they look random, so they tell a client nothing about how many requests a node
+/// has served; and no randomness is drawn per request.
 fn new_request_id() -> HeaderValue {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static KEY: OnceLock<Option<EncryptingKey>> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        // A failure leaves zeros: ids stay unique on this node, which is what logs need.
-        let _ = aws_lc_rs::rand::fill(&mut bytes);
-        u64::from_le_bytes(bytes)
+    let key = KEY.get_or_init(|| {
+        let mut bytes = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut bytes).ok()?;
+        EncryptingKey::ecb(UnboundCipherKey::new(&AES_128, &bytes).ok()?).ok()
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut raw = [0u8; 16];
-    raw[..8].copy_from_slice(&prefix.to_be_bytes());
     raw[8..].copy_from_slice(&n.to_be_bytes());
+    // Without a key (the system's randomness failed), the counter alone is still unique.
+    if let Some(key) = key {
+        let _ = key.encrypt(&mut raw);
+    }
     raw[6] = (raw[6] & 0x0f) | 0x80; // version 8
     raw[8] = (raw[8] & 0x3f) | 0x80; // the RFC's variant
     let mut text = [b'-'; 36];
@@ -265,10 +269,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn made_request_ids_are_distinct_version_8_uuids() {
+    fn made_request_ids_are_distinct_version_8_uuids_that_do_not_count_requests() {
         let a = new_request_id();
         let b = new_request_id();
         assert_ne!(a, b);
+        // Consecutive ids differ throughout, not in their last digits (a chance of 2^-32 to fail).
+        assert_ne!(a.as_bytes()[..8], b.as_bytes()[..8], "{a:?} {b:?}");
         for id in [a, b] {
             let text = id.to_str().expect("ascii");
             let groups: Vec<&str> = text.split('-').collect();
