@@ -11,6 +11,7 @@ mod cache;
 pub mod copy;
 mod directory_log;
 mod files;
+mod follows;
 mod identities;
 mod import;
 mod keys;

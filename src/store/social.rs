@@ -1,40 +1,37 @@
-//! Document 003's directory and follow graph. The directory's SQL is assembled from fixed
-//! fragments chosen by a closed set of orderings and filters; what a client sends is only
-//! ever bound, never written into the SQL. The substring search is the one place the
-//! backends differ: SQLite's FTS5 trigram index, PostgreSQL's `pg_trgm`.
+//! Document 003's directory (its follow graph is in `follows.rs`). The directory's SQL is
+//! assembled from fixed fragments chosen by a closed set of orderings and filters; what a
+//! client sends is only ever bound, never written into the SQL. The substring search is the
+//! one place the backends differ: SQLite's FTS5 trigram index, PostgreSQL's `pg_trgm`.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::{
-    Db, SqlStore, db_err, from_micros, is_unique_violation, micros, on_pool, users::UserRow, users::user_columns,
-};
+use super::{Db, SqlStore, db_err, micros, on_pool, users::UserRow, users::user_columns};
 use crate::domain::{
     Error, Result,
     model::{
         CountersUpdate, Counts, DirectoryChange, DirectoryCount, DirectoryFilter, DirectoryQuery, DirectoryRead,
-        DirectoryState, Follow, ListPage, OrderField, Ordering, Position, SearchTerm, Seek, SortKey, User, UserCard,
-        UserId,
+        DirectoryState, OrderField, Ordering, Position, SearchTerm, Seek, SortKey, User, UserCard, UserId,
     },
-    ports::{DirectoryStore, FollowStore},
+    ports::DirectoryStore,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(super) enum Backend {
     Sqlite,
     Postgres,
 }
 
-enum Arg {
+pub(super) enum Arg {
     Text(String),
     Int(i64),
 }
 
 /// SQL text with `$n` placeholders and the values they stand for.
-struct Sql {
+pub(super) struct Sql {
     backend: Backend,
-    text: String,
-    args: Vec<Arg>,
+    pub(super) text: String,
+    pub(super) args: Vec<Arg>,
     /// Test each row against the substring index instead of collecting the matches first:
     /// cheaper when many users match and the ordering's index is walked for one page.
     probe: bool,
@@ -47,16 +44,16 @@ struct Sql {
 const PROBE_WHEN_ONE_IN: u64 = 12;
 
 impl Sql {
-    fn new(backend: Backend) -> Self {
+    pub(super) fn new(backend: Backend) -> Self {
         Sql { backend, text: String::with_capacity(512), args: Vec::new(), probe: false }
     }
 
-    fn push(&mut self, fragment: &str) -> &mut Self {
+    pub(super) fn push(&mut self, fragment: &str) -> &mut Self {
         self.text.push_str(fragment);
         self
     }
 
-    fn bind(&mut self, arg: Arg) -> &mut Self {
+    pub(super) fn bind(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
         let n = self.args.len();
         self.text.push('$');
@@ -150,7 +147,7 @@ impl Sql {
     }
 
     /// `is_following` of each card, for `viewer`.
-    fn is_following(&mut self, viewer: Option<UserId>) {
+    pub(super) fn is_following(&mut self, viewer: Option<UserId>) {
         match viewer {
             Some(v) => {
                 self.push("EXISTS (SELECT 1 FROM follows f2 WHERE f2.follower_id = ");
@@ -216,6 +213,7 @@ macro_rules! bound {
         q
     }};
 }
+pub(super) use bound;
 
 #[derive(sqlx::FromRow)]
 struct CardRow {
@@ -252,29 +250,6 @@ struct PageRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct FollowRow {
-    id: i64,
-    follower_id: i64,
-    following_id: i64,
-    follower_username: String,
-    following_username: String,
-    created_at: i64,
-}
-
-impl From<FollowRow> for Follow {
-    fn from(r: FollowRow) -> Self {
-        Follow {
-            id: r.id,
-            follower: UserId(r.follower_id),
-            following: UserId(r.following_id),
-            follower_username: r.follower_username,
-            following_username: r.following_username,
-            created_at: from_micros(r.created_at),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
 struct CountsRow {
     followers: i64,
     following: i64,
@@ -300,19 +275,15 @@ const COUNTS: &str = "SELECT \
     (SELECT COUNT(*) FROM follows f JOIN users b ON b.id = f.following_id WHERE f.follower_id = u.id AND b.is_active) AS following, \
     u.posts_count, u.likes_received, u.comments_received FROM users u WHERE u.id = $1";
 
-const FOLLOW_COLUMNS: &str = "f.id, f.follower_id, f.following_id, a.username AS follower_username, \
-    b.username AS following_username, f.created_at \
-    FROM follows f JOIN users a ON a.id = f.follower_id JOIN users b ON b.id = f.following_id";
-
 impl SqlStore {
-    fn backend(&self) -> Backend {
+    pub(super) fn backend(&self) -> Backend {
         match self.db {
             Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
 
-    async fn cards(&self, sql: Sql) -> Result<Vec<UserCard>> {
+    pub(super) async fn cards(&self, sql: Sql) -> Result<Vec<UserCard>> {
         let rows: Vec<CardRow> = on_pool!(&self.db, reader, |pool| {
             bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
                 .fetch_all(pool)
@@ -322,7 +293,7 @@ impl SqlStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn scalar(&self, sql: Sql) -> Result<i64> {
+    pub(super) async fn scalar(&self, sql: Sql) -> Result<i64> {
         Ok(on_pool!(&self.db, reader, |pool| {
             bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
                 .fetch_one(pool)
@@ -508,110 +479,5 @@ impl DirectoryStore for SqlStore {
             .map_err(db_err)?);
         self.hot.forget(&[user.0]);
         self.counts(user).await
-    }
-}
-
-#[async_trait]
-impl FollowStore for SqlStore {
-    async fn follow(&self, follower: UserId, following: UserId, now: Timestamp) -> Result<Follow> {
-        const INSERT: &str =
-            "INSERT INTO follows (follower_id, following_id, created_at) VALUES ($1, $2, $3) RETURNING id";
-        let inserted: std::result::Result<i64, sqlx::Error> =
-            on_pool!(&self.db, writer, |pool| sqlx::query_scalar(INSERT)
-                .bind(follower.0)
-                .bind(following.0)
-                .bind(micros(now))
-                .fetch_one(pool)
-                .await);
-        let id = match inserted {
-            Ok(id) => id,
-            Err(e) if is_unique_violation(&e) => return Err(Error::Conflict { field: "following" }),
-            Err(e) => return Err(db_err(e)),
-        };
-        const SQL: &str = "SELECT f.id, f.follower_id, f.following_id, a.username AS follower_username, \
-            b.username AS following_username, f.created_at \
-            FROM follows f JOIN users a ON a.id = f.follower_id JOIN users b ON b.id = f.following_id WHERE f.id = $1";
-        let row: FollowRow =
-            on_pool!(&self.db, writer, |pool| sqlx::query_as(SQL).bind(id).fetch_one(pool).await.map_err(db_err)?);
-        Ok(row.into())
-    }
-
-    async fn unfollow(&self, follower: UserId, following: UserId) -> Result<bool> {
-        const SQL: &str = "DELETE FROM follows WHERE follower_id = $1 AND following_id = $2";
-        let removed = on_pool!(&self.db, writer, |pool| sqlx::query(SQL)
-            .bind(follower.0)
-            .bind(following.0)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(db_err)?);
-        Ok(removed > 0)
-    }
-
-    async fn followed_among(&self, viewer: UserId, users: &[UserId]) -> Result<Vec<UserId>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT following_id FROM follows WHERE follower_id = ").bind(Arg::Int(viewer.0));
-        sql.push(" AND following_id IN (");
-        for (i, user) in users.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Arg::Int(user.0));
-        }
-        sql.push(")");
-        let ids: Vec<i64> = on_pool!(&self.db, reader, |pool| {
-            bound!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
-                .fetch_all(pool)
-                .await
-                .map_err(db_err)?
-        });
-        Ok(ids.into_iter().map(UserId).collect())
-    }
-
-    async fn follows_of(&self, follower: UserId, page: ListPage) -> Result<(Vec<Follow>, u64)> {
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT ").push(FOLLOW_COLUMNS).push(" WHERE f.follower_id = ");
-        sql.bind(Arg::Int(follower.0)).push(" AND b.is_active ORDER BY f.id DESC LIMIT ");
-        sql.bind(Arg::Int(i64::from(page.size))).push(" OFFSET ");
-        sql.bind(Arg::Int(i64::try_from(page.offset()).unwrap_or(i64::MAX)));
-        let rows: Vec<FollowRow> = on_pool!(&self.db, reader, |pool| {
-            bound!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.as_str())), &sql.args)
-                .fetch_all(pool)
-                .await
-                .map_err(db_err)?
-        });
-        let mut count = Sql::new(self.backend());
-        count.push("SELECT COUNT(*) FROM follows f JOIN users b ON b.id = f.following_id WHERE f.follower_id = ");
-        count.bind(Arg::Int(follower.0)).push(" AND b.is_active");
-        let total = u64::try_from(self.scalar(count).await?).unwrap_or(0);
-        Ok((rows.into_iter().map(Into::into).collect(), total))
-    }
-
-    async fn connections(
-        &self,
-        user: UserId,
-        followers: bool,
-        viewer: Option<UserId>,
-        page: ListPage,
-    ) -> Result<(Vec<UserCard>, u64)> {
-        // Followers: the follows whose `following` is the user, showing each `follower`.
-        let (shown, anchor) =
-            if followers { ("f.follower_id", "f.following_id") } else { ("f.following_id", "f.follower_id") };
-        let mut sql = Sql::new(self.backend());
-        sql.push("SELECT u.id, u.username, u.first_name, u.last_name, u.avatar, ");
-        sql.is_following(viewer);
-        sql.push(" FROM follows f JOIN users u ON u.id = ").push(shown).push(" WHERE ").push(anchor).push(" = ");
-        sql.bind(Arg::Int(user.0)).push(" AND u.is_active ORDER BY f.id DESC LIMIT ");
-        sql.bind(Arg::Int(i64::from(page.size))).push(" OFFSET ");
-        sql.bind(Arg::Int(i64::try_from(page.offset()).unwrap_or(i64::MAX)));
-        let cards = self.cards(sql).await?;
-        let mut count = Sql::new(self.backend());
-        count.push("SELECT COUNT(*) FROM follows f JOIN users u ON u.id = ").push(shown).push(" WHERE ").push(anchor);
-        count.push(" = ").bind(Arg::Int(user.0)).push(" AND u.is_active");
-        let total = u64::try_from(self.scalar(count).await?).unwrap_or(0);
-        Ok((cards, total))
     }
 }
