@@ -63,18 +63,16 @@ pub fn api<D: Dialect, S: Clone + Send + Sync + 'static>(router: Router<S>, rout
 /// document (which a test keeps complete).
 #[derive(Clone)]
 pub struct Routes {
-    templates: Arc<matchit::Router<()>>,
+    templates: observe::Templates,
     /// Template → `Allow` value, in Django REST framework's form (`GET, HEAD, OPTIONS`).
     allow: Arc<HashMap<String, HeaderValue>>,
 }
 
 impl Routes {
     pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
-        let mut templates = matchit::Router::new();
+        let templates = observe::Templates::new(doc.paths.paths.keys().map(String::as_str));
         let mut allow = HashMap::new();
         for (template, item) in &doc.paths.paths {
-            // Two templates that overlap would both redirect the same way; the first is enough.
-            let _ = templates.insert(template.as_str(), ());
             let methods = [
                 ("GET", item.get.is_some()),
                 ("HEAD", item.get.is_some() || item.head.is_some()),
@@ -89,7 +87,7 @@ impl Routes {
                 allow.insert(template.clone(), v);
             }
         }
-        Routes { templates: Arc::new(templates), allow: Arc::new(allow) }
+        Routes { templates, allow: Arc::new(allow) }
     }
 }
 
@@ -104,8 +102,7 @@ pub type App = BoxCloneSyncService<Request, Response, Infallible>;
 /// `Router::layer`, which boxes every route once more per call: a request then cloned a
 /// boxed service and boxed a future at every level. What is left per request is the one box
 /// of the finished stack and the router's own.
-pub fn apply(router: Router, state: &AppState, doc: &utoipa::openapi::OpenApi) -> App {
-    let templates = observe::Templates::new(doc.paths.paths.keys().map(String::as_str));
+pub fn apply(router: Router, state: &AppState, routes: &Routes) -> App {
     let cors = (!state.config.cors_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         CorsLayer::new()
@@ -119,7 +116,7 @@ pub fn apply(router: Router, state: &AppState, doc: &utoipa::openapi::OpenApi) -
         .map_response(|res: Response<_>| res.map(Body::new))
         .layer(observe::RequestIdLayer)
         // The access line carries the status; a 5xx's cause is logged where it happened.
-        .layer(observe::ObserveLayer::new(templates, state.metrics.clone()))
+        .layer(observe::ObserveLayer::new(routes.templates.clone(), state.metrics.clone()))
         .option_layer(cors)
         // A panic outside any surface (a layer's) still gets a bare 500.
         .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>))
@@ -171,7 +168,7 @@ impl Fallback {
         let path = uri.path();
         if !path.ends_with('/') {
             let with_slash = format!("{path}/");
-            if self.routes.templates.at(&with_slash).is_ok() {
+            if self.routes.templates.route_of(&with_slash).is_some() {
                 let location = match uri.query() {
                     Some(q) => format!("{with_slash}?{q}"),
                     None => with_slash,

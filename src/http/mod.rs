@@ -78,5 +78,5 @@ pub fn router(state: AppState) -> App {
         web::page,
     );
     let app = app.fallback_service(fallback).with_state(state.clone());
-    layers::apply(app, &state, &doc)
+    layers::apply(app, &state, &routes)
 }
