@@ -237,7 +237,7 @@ impl Sessions {
         let claims = match self.tokens.remembered(token, TokenType::Access) {
             Some(claims) => claims,
             None if legacy::is_legacy(token) => return self.authenticate_legacy(token).await,
-            None => self.tokens.verify(token, TokenType::Access).await.map_err(|e| match e {
+            None => self.tokens.check(token, TokenType::Access).await.map_err(|e| match e {
                 Error::InvalidToken => invalid(),
                 other => other,
             })?,

@@ -258,9 +258,15 @@ impl Tokens {
     /// Checks signature (algorithm pinned), `exp` with a few seconds of leeway, and the type;
     /// a token this node has verified before is not checked again until it expires.
     pub async fn verify(&self, token: &str, expected: TokenType) -> Result<Claims> {
-        if let Some(claims) = self.remembered(token, expected) {
-            return Ok(claims);
+        match self.remembered(token, expected) {
+            Some(claims) => Ok(claims),
+            None => self.check(token, expected).await,
         }
+    }
+
+    /// [`Self::verify`] for a token [`Self::remembered`] has just not found: checks it in
+    /// full and remembers it.
+    pub async fn check(&self, token: &str, expected: TokenType) -> Result<Claims> {
         let (claims, checked_by) = self.verify_signature(token, expected).await?;
         // Kept by the ring whose key checked it: a ring with other keys never serves it.
         checked_by.verified.insert(verified::key(token), &claims);
