@@ -114,6 +114,9 @@ fn billing(config: &Config) -> anyhow::Result<BillingSettings> {
     })
 }
 
+/// How often the request timings recorded since are folded into the metrics' histograms.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A bound, ready-to-serve instance.
 pub struct Application {
     /// One per address of `USERD_BIND`, in its order.
@@ -154,6 +157,7 @@ impl Application {
         let trusted_proxies = config.trusted_proxies.clone();
         let max_connections_per_client = config.max_connections_per_client;
         let state = http::AppState::new(domain, config, public_url.clone());
+        state.metrics.spawn_upkeep(METRICS_UPKEEP);
         Ok(Application {
             listeners,
             first,

@@ -115,10 +115,55 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.recorder.handle().render()
     }
+
+    /// Folds the timings recorded since the last call into their histograms. The recorder
+    /// keeps every sample until then, so without it a node that is never scraped would grow
+    /// by eight bytes a request.
+    pub fn upkeep(&self) {
+        self.recorder.handle().run_upkeep();
+    }
+
+    /// Runs [`Metrics::upkeep`] every `every` until the last handle of these metrics is
+    /// dropped (the application with them).
+    pub fn spawn_upkeep(&self, every: Duration) {
+        let recorder = Arc::downgrade(&self.recorder);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match recorder.upgrade() {
+                    Some(recorder) => recorder.handle().run_upkeep(),
+                    None => return,
+                }
+            }
+        });
+    }
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn timings_folded_by_the_upkeep_are_all_still_counted() {
+        let metrics = Metrics::new();
+        for _ in 0..1000 {
+            metrics.request("GET", Some("/api/users/status/"), StatusCode::OK, Duration::from_micros(100));
+        }
+        metrics.upkeep();
+        metrics.request("GET", Some("/api/users/status/"), StatusCode::OK, Duration::from_micros(100));
+        metrics.spawn_upkeep(Duration::from_millis(10));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let text = metrics.render();
+        let line = |name: &str| text.lines().find(|l| l.starts_with(name)).map(str::to_owned);
+        assert!(line("http_request_duration_seconds_count").is_some_and(|l| l.ends_with(" 1001")), "{text}");
+        assert!(line("http_requests_total").is_some_and(|l| l.ends_with(" 1001")), "{text}");
     }
 }
