@@ -1,6 +1,7 @@
-//! Layers: those of every request (request ids, tracing, metrics, body limits, security
-//! headers, CORS, fallbacks) and those of one surface's API routes (its panic shape,
-//! framing and caching headers), so the web app can have its own at `/`.
+//! Layers: what every request gets (request ids, tracing, metrics, panics answered in the
+//! shape of the surface of the route, body limits, security and caching headers, CORS,
+//! fallbacks), and what one surface's routes get from their router (wrong methods answered
+//! in its shape).
 
 use std::{
     collections::HashMap,
@@ -19,44 +20,29 @@ use axum::{
 };
 use tower::{Service, ServiceBuilder, util::BoxCloneSyncService};
 use tower_http::{
-    catch_panic::CatchPanicLayer,
     compression::{
         CompressionLayer, Predicate,
         predicate::{NotForContentType, SizeAbove},
     },
     cors::{AllowOrigin, CorsLayer},
-    set_header::SetResponseHeaderLayer,
     timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer},
 };
 
 use super::{
     AppState, MAX_JSON_BYTES, observe,
-    problem::{self, ApiError, Detail, Dialect},
+    problem::{ApiError, Detail, Dialect, InternalError},
     server,
 };
 
-/// What every API route of one surface gets: panics and wrong methods answered in the
-/// surface's own shape, `OPTIONS` answered as Django REST framework does, and headers for
-/// JSON that no browser should frame or cache.
+/// What a surface's router gets: a method its route does not serve answered in the surface's
+/// own shape, and `OPTIONS` answered as Django REST framework does. (Its panics are answered
+/// in its shape by [`observe::ObserveLayer`], which knows each route's surface.)
 pub fn api<D: Dialect, S: Clone + Send + Sync + 'static>(router: Router<S>, routes: &Routes) -> Router<S> {
     let routes = routes.clone();
-    router
-        .method_not_allowed_fallback(move |method: Method, matched: Option<MatchedPath>| {
-            let allow = matched.and_then(|m| routes.allow.get(m.as_str()).cloned());
-            async move { method_not_allowed::<D>(method, allow) }
-        })
-        .layer(
-            ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(problem::panic_response::<D>))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-store"),
-                )),
-        )
+    router.method_not_allowed_fallback(move |method: Method, matched: Option<MatchedPath>| {
+        let allow = matched.and_then(|m| routes.allow.get(m.as_str()).cloned());
+        async move { method_not_allowed::<D>(method, allow) }
+    })
 }
 
 /// Every route's path template and the methods it answers, read from the OpenAPI
@@ -69,8 +55,9 @@ pub struct Routes {
 }
 
 impl Routes {
-    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
-        let templates = observe::Templates::new(doc.paths.paths.keys().map(String::as_str));
+    /// `shapes`: each template of `doc` with the 500 of the surface serving it.
+    pub fn new(doc: &utoipa::openapi::OpenApi, shapes: &[(String, InternalError)]) -> Self {
+        let templates = observe::Templates::new(shapes.iter().map(|(template, shape)| (template.as_str(), *shape)));
         let mut allow = HashMap::new();
         for (template, item) in &doc.paths.paths {
             let methods = [
@@ -95,8 +82,9 @@ impl Routes {
 pub type App = BoxCloneSyncService<Request, Response, Infallible>;
 
 /// The whole application as one service: the router (routes, fallbacks, state) inside what
-/// every request gets, whatever serves it: a request id, a tracing span, the access line and
-/// metrics, CORS, the body limits, `nosniff` and the referrer policy.
+/// every request gets, whatever serves it: a request id, the security and caching headers,
+/// compression, the body limits, a tracing span, the access line and metrics, a panic
+/// answered in its surface's shape, and CORS.
 ///
 /// These layers wrap the router once, as one stack of plain services, rather than through
 /// `Router::layer`, which boxes every route once more per call: a request then cloned a
@@ -113,22 +101,36 @@ pub fn apply(router: Router, state: &AppState, routes: &Routes) -> App {
     });
     // In a `ServiceBuilder` the first layer is the outermost.
     let stack = ServiceBuilder::new()
-        .map_response(|res: Response<_>| res.map(Body::new))
+        .map_response(|res: Response<_>| with_default_headers(res.map(Body::new)))
         .layer(observe::RequestIdLayer)
-        // The access line carries the status; a 5xx's cause is logged where it happened.
-        .layer(observe::ObserveLayer::new(routes.templates.clone(), state.metrics.clone()))
-        .option_layer(cors)
-        // A panic outside any surface (a layer's) still gets a bare 500.
-        .layer(CatchPanicLayer::custom(problem::panic_response::<Detail>))
         .layer(CompressionLayer::new().gzip(true).compress_when(compressible()))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         // A body that trickles in is cut (its reader then fails as a malformed body).
         .layer(RequestBodyDeadlineLayer::new(server::BODY_DEADLINE))
         .layer(RequestBodyTimeoutLayer::new(server::BODY_IDLE_TIMEOUT))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        // The access line carries the status; a 5xx's cause is logged where it happened.
+        .layer(observe::ObserveLayer::new(routes.templates.clone(), state.metrics.clone()))
+        .option_layer(cors)
         .service(router);
     BoxCloneSyncService::new(stack)
+}
+
+/// The headers of every response: no content-type sniffing, the referrer kept to this site,
+/// and, unless the response says otherwise (the web app's pages and assets do), not to be
+/// framed nor stored by any cache: most are JSON about a user.
+fn with_default_headers(mut res: Response) -> Response {
+    let headers = res.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    for (name, value) in [
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        if let header::Entry::Vacant(entry) = headers.entry(name) {
+            entry.insert(HeaderValue::from_static(value));
+        }
+    }
+    res
 }
 
 /// What is worth compressing: responses of 1 KiB or more (the OpenAPI document, metrics,
@@ -301,16 +303,24 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::http::surfaces::{account, jwt};
+    use crate::http::{
+        problem,
+        surfaces::{account, jwt},
+    };
 
     async fn boom() -> &'static str {
         panic!("secret detail")
     }
 
-    async fn panic_body<D: Dialect>() -> (StatusCode, Value) {
-        let routes = Routes::new(&utoipa::openapi::OpenApiBuilder::new().build());
-        let router: Router = api::<D, ()>(Router::new().route("/boom", get(boom)), &routes);
-        let res = router.oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("response");
+    /// A router whose one route `/boom` panics, served by `D`'s surface, inside the layer
+    /// that observes requests.
+    async fn panic_body<D: Dialect>(path: &str) -> (StatusCode, Value) {
+        let doc = utoipa::openapi::OpenApiBuilder::new().build();
+        let routes = Routes::new(&doc, &[("/boom".to_string(), problem::internal_error::<D>)]);
+        let app = ServiceBuilder::new()
+            .layer(observe::ObserveLayer::new(routes.templates.clone(), crate::telemetry::Metrics::new()))
+            .service(Router::new().route("/boom", get(boom)));
+        let res = app.oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("response");
         let status = res.status();
         let bytes = to_bytes(res.into_body(), 1 << 16).await.expect("body");
         (status, serde_json::from_slice(&bytes).expect("json"))
@@ -320,12 +330,12 @@ mod tests {
     async fn a_panic_answers_in_the_shape_of_the_surface_it_happened_in() {
         let cases = [
             (
-                panic_body::<jwt::Dialect>().await,
+                panic_body::<jwt::Dialect>("/boom").await,
                 json!({"status": "failed", "message": "Internal server error."}),
                 "002",
             ),
-            (panic_body::<account::Dialect>().await, json!({"message": "Internal server error."}), "000/001"),
-            (panic_body::<Detail>().await, json!({"detail": "Internal server error."}), "operations"),
+            (panic_body::<account::Dialect>("/boom").await, json!({"message": "Internal server error."}), "000/001"),
+            (panic_body::<Detail>("/boom").await, json!({"detail": "Internal server error."}), "operations"),
         ];
         for ((status, body), expected, surface) in cases {
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{surface}");

@@ -50,8 +50,8 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// through.
 pub fn router(state: AppState) -> App {
     use surfaces::{account, careers, files, jwt, microservice, staff};
-    let doc = ops::openapi();
-    let routes = layers::Routes::new(&doc);
+    let (doc, shapes) = ops::openapi();
+    let routes = layers::Routes::new(&doc, &shapes);
     let app = axum::Router::new()
         .merge(layers::api::<jwt::Dialect, _>(jwt::router(), &routes))
         .merge(layers::api::<account::Dialect, _>(account::router(), &routes))

@@ -9,6 +9,7 @@
 
 use std::{
     convert::Infallible,
+    panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
         Arc, OnceLock,
@@ -21,37 +22,55 @@ use std::{
 use aws_lc_rs::cipher::{AES_128, EncryptingKey, UnboundCipherKey};
 use axum::{
     extract::Request,
-    http::{HeaderName, HeaderValue, Response},
+    http::{HeaderName, HeaderValue},
+    response::Response,
 };
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::Span;
 
+use super::{
+    problem::{Detail, InternalError, internal_error},
+    surfaces::account,
+};
 use crate::telemetry::{Metrics, method_label};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Routes served but not described in the OpenAPI document: the API's own description and
-/// its docs page, and the web app's assets.
-const UNDESCRIBED: [&str; 5] =
-    ["/api/openapi.json", "/api/docs", "/api/docs/", "/api/docs/{*rest}", "/assets/{version}/{*path}"];
+/// its docs page (operational, so in the bare `{"detail": …}` shape), and the web app's
+/// assets (in the web app's, 000/001's).
+const UNDESCRIBED: [(&str, InternalError); 5] = [
+    ("/api/openapi.json", internal_error::<Detail>),
+    ("/api/docs", internal_error::<Detail>),
+    ("/api/docs/", internal_error::<Detail>),
+    ("/api/docs/{*rest}", internal_error::<Detail>),
+    ("/assets/{version}/{*path}", internal_error::<account::Dialect>),
+];
 
-/// Route templates, to name the route of a request path.
+/// A route template, and the 500 of the surface that serves it.
+pub struct Route {
+    pub template: Arc<str>,
+    pub internal_error: InternalError,
+}
+
+/// Route templates, to name the route of a request path and the surface it belongs to.
 #[derive(Clone)]
-pub struct Templates(Arc<matchit::Router<Arc<str>>>);
+pub struct Templates(Arc<matchit::Router<Route>>);
 
 impl Templates {
-    pub fn new<'a>(described: impl IntoIterator<Item = &'a str>) -> Self {
+    /// `described`: every template of the OpenAPI document with its surface's 500.
+    pub fn new<'a>(described: impl IntoIterator<Item = (&'a str, InternalError)>) -> Self {
         let mut router = matchit::Router::new();
-        for template in described.into_iter().chain(UNDESCRIBED) {
+        for (template, internal_error) in described.into_iter().chain(UNDESCRIBED) {
             // Two templates that overlap name the same requests; the first is enough.
-            let _ = router.insert(template, Arc::<str>::from(template));
+            let _ = router.insert(template, Route { template: Arc::from(template), internal_error });
         }
         Templates(Arc::new(router))
     }
 
-    /// The template that `path` matches, if any.
-    pub fn route_of(&self, path: &str) -> Option<&Arc<str>> {
+    /// The route that `path` matches, if any.
+    pub fn route_of(&self, path: &str) -> Option<&Route> {
         self.0.at(path).ok().map(|m| m.value)
     }
 }
@@ -168,12 +187,14 @@ where
     }
 }
 
-// --- span, access line, metrics ----------------------------------------------------------
+// --- span, access line, metrics, panics ---------------------------------------------------
 
 /// Serves each request inside a `request` span (method, route template and request id, so
 /// every line logged while it is served carries them; never the path's values, the query
 /// string or another header), then writes its access line (`info`, with the status and the
-/// time taken) and counts and times it in the metrics.
+/// time taken) and counts and times it in the metrics. A panic while serving it answers the
+/// 500 of the route's surface, in that surface's shape and with nothing of its cause (the
+/// bare `{"detail": …}` where no route matched).
 #[derive(Clone)]
 pub struct ObserveLayer {
     templates: Templates,
@@ -201,11 +222,11 @@ pub struct Observe<S> {
     layer: ObserveLayer,
 }
 
-impl<S, B> Service<Request> for Observe<S>
+impl<S, B> Service<axum::http::Request<B>> for Observe<S>
 where
-    S: Service<Request, Response = Response<B>, Error = Infallible>,
+    S: Service<axum::http::Request<B>, Response = Response, Error = Infallible>,
 {
-    type Response = Response<B>;
+    type Response = Response;
     type Error = Infallible;
     type Future = Observed<S::Future>;
 
@@ -213,48 +234,72 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
         let start = Instant::now();
         let method = method_label(req.method());
-        let route = self.layer.templates.route_of(req.uri().path()).cloned();
+        let (route, internal_error) = match self.layer.templates.route_of(req.uri().path()) {
+            Some(r) => (Some(r.template.clone()), r.internal_error),
+            None => (None, internal_error::<Detail> as InternalError),
+        };
         let span = request_span(&req, method, route.as_deref());
         let inner = {
             let _entered = span.enter();
-            self.inner.call(req)
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+                Ok(future) => Serving::Running { future },
+                Err(_) => Serving::Panicked,
+            }
         };
-        Observed { inner, span, start, method, route, metrics: self.layer.metrics.clone() }
+        Observed { inner, span, start, method, route, internal_error, metrics: self.layer.metrics.clone() }
     }
 }
 
-fn request_span(req: &Request, method: &'static str, route: Option<&str>) -> Span {
+fn request_span<B>(req: &axum::http::Request<B>, method: &'static str, route: Option<&str>) -> Span {
     let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
     let route = route.unwrap_or("unmatched");
     tracing::info_span!("request", method = %method, route = %route, request_id = %id)
 }
 
 pin_project! {
+    /// The inner service's future, unless making it panicked.
+    #[project = ServingProj]
+    pub enum Serving<F> {
+        Running { #[pin] future: F },
+        Panicked,
+    }
+}
+
+pin_project! {
     /// The response future of [`Observe`].
     pub struct Observed<F> {
         #[pin]
-        inner: F,
+        inner: Serving<F>,
         span: Span,
         start: Instant,
         method: &'static str,
         route: Option<Arc<str>>,
+        internal_error: InternalError,
         metrics: Metrics,
     }
 }
 
-impl<F, B> Future for Observed<F>
+impl<F> Future for Observed<F>
 where
-    F: Future<Output = Result<Response<B>, Infallible>>,
+    F: Future<Output = Result<Response, Infallible>>,
 {
-    type Output = Result<Response<B>, Infallible>;
+    type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let Ok(res) = ready!(this.inner.poll(cx));
+        let res = match this.inner.project() {
+            // A future that panicked is never polled again: this one answers now.
+            ServingProj::Running { future } => match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(Ok(res))) => res,
+                Err(_) => (this.internal_error)(),
+            },
+            ServingProj::Panicked => (this.internal_error)(),
+        };
         let took = this.start.elapsed();
         // Milliseconds with microsecond precision, as a number (JSON) that is short to read (text).
         let ms = took.as_micros() as f64 / 1000.0;
@@ -287,11 +332,13 @@ mod tests {
 
     #[test]
     fn a_path_is_named_by_its_template_never_by_its_values() {
-        let templates = Templates::new(["/api/files/{id}/", "/api/users/status/"]);
-        assert_eq!(templates.route_of("/api/files/secret-value/").map(|r| &**r), Some("/api/files/{id}/"));
-        assert_eq!(templates.route_of("/api/users/status/").map(|r| &**r), Some("/api/users/status/"));
-        assert_eq!(templates.route_of("/assets/abc/app.js").map(|r| &**r), Some("/assets/{version}/{*path}"));
-        assert_eq!(templates.route_of("/no/such/path"), None);
-        assert_eq!(templates.route_of("/api/users/status"), None, "no trailing slash is another path");
+        let shape: InternalError = internal_error::<Detail>;
+        let templates = Templates::new([("/api/files/{id}/", shape), ("/api/users/status/", shape)]);
+        let name = |path| templates.route_of(path).map(|r| r.template.to_string());
+        assert_eq!(name("/api/files/secret-value/").as_deref(), Some("/api/files/{id}/"));
+        assert_eq!(name("/api/users/status/").as_deref(), Some("/api/users/status/"));
+        assert_eq!(name("/assets/abc/app.js").as_deref(), Some("/assets/{version}/{*path}"));
+        assert_eq!(name("/no/such/path"), None);
+        assert_eq!(name("/api/users/status"), None, "no trailing slash is another path");
     }
 }

@@ -16,7 +16,11 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{AppState, surfaces};
+use super::{
+    AppState,
+    problem::{Detail, InternalError, internal_error},
+    surfaces,
+};
 
 /// `doc` is the OpenAPI document ([`openapi`]): served as it is, and not kept.
 pub fn router(doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
@@ -148,20 +152,27 @@ answers 503 in its surface's shape with `Retry-After`.";
 )]
 struct RootDoc;
 
-/// The OpenAPI document of every surface.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of every surface, and the path templates each surface serves with
+/// the 500 in its shape (what a panic while serving one of them answers).
+pub fn openapi() -> (utoipa::openapi::OpenApi, Vec<(String, InternalError)>) {
+    use surfaces::{account, careers, files, jwt, microservice, staff};
     let mut doc = RootDoc::openapi();
+    let mut shapes = Vec::new();
+    let mut add = |part: utoipa::openapi::OpenApi, shape: InternalError| {
+        shapes.extend(part.paths.paths.keys().map(|template| (template.clone(), shape)));
+        doc.merge(part);
+    };
     // Each surface's operations may answer 503 while the database is out of reach, in that
     // surface's error shape.
-    doc.merge(unavailable(surfaces::jwt::openapi(), "ErrorResponse"));
-    doc.merge(unavailable(surfaces::account::Doc::openapi(), "MessageResponse"));
-    doc.merge(unavailable(surfaces::files::Doc::openapi(), "MessageResponse"));
-    doc.merge(unavailable(surfaces::microservice::Doc::openapi(), "DetailResponse"));
-    doc.merge(unavailable(surfaces::careers::Doc::openapi(), "CareersDetail"));
-    doc.merge(unavailable(surfaces::staff::Doc::openapi(), "ErrorResponse"));
-    doc.merge(OpsDoc::openapi());
-    doc.merge(super::web::Doc::openapi());
-    doc
+    add(unavailable(jwt::openapi(), "ErrorResponse"), internal_error::<jwt::Dialect>);
+    add(unavailable(account::Doc::openapi(), "MessageResponse"), internal_error::<account::Dialect>);
+    add(unavailable(files::Doc::openapi(), "MessageResponse"), internal_error::<account::Dialect>);
+    add(unavailable(microservice::Doc::openapi(), "DetailResponse"), internal_error::<microservice::Dialect>);
+    add(unavailable(careers::Doc::openapi(), "CareersDetail"), internal_error::<careers::Dialect>);
+    add(unavailable(staff::Doc::openapi(), "ErrorResponse"), internal_error::<jwt::Dialect>);
+    add(OpsDoc::openapi(), internal_error::<Detail>);
+    add(super::web::Doc::openapi(), internal_error::<account::Dialect>);
+    (doc, shapes)
 }
 
 /// Operations that never reach the database, so never answer 503: a fixed answer, and

@@ -347,9 +347,12 @@ impl<D: Dialect> IntoResponse for ApiError<D> {
 }
 
 /// What a panic inside a surface answers: its dialect's 500, nothing of the cause.
-pub fn panic_response<D: Dialect>(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub fn internal_error<D: Dialect>() -> Response {
     ApiError::<D>::internal().into_response()
 }
+
+/// A surface's [`internal_error`].
+pub type InternalError = fn() -> Response;
 
 /// `{"detail": …}`: Django REST framework's default shape, used by the operational
 /// endpoints and for routes no surface has.
