@@ -151,6 +151,8 @@ impl Application {
         }
         // Links in mails name the port actually bound.
         config.public_url = Some(public_url.clone());
+        // The API's description needs no database: it is made while the database opens.
+        let described = tokio::task::spawn_blocking(http::describe);
         let store = open_store(&config).await?;
         let domain = build_domain(&config, store.clone(), clock).await?;
         domain.spawn_background();
@@ -161,7 +163,7 @@ impl Application {
         Ok(Application {
             listeners,
             first,
-            router: http::router(state),
+            router: http::router(state, described.await.context("describing the API")?),
             store,
             public_url,
             trusted_proxies,

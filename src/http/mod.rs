@@ -45,12 +45,28 @@ impl AppState {
 /// Largest JSON body accepted (uploads have their own limit).
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
+/// What the application says of itself, built before its state (it reads no database):
+/// the OpenAPI document, as a tree and as the JSON served at `/api/openapi.json`, and which
+/// surface serves each of its paths.
+pub struct Described {
+    doc: utoipa::openapi::OpenApi,
+    json: bytes::Bytes,
+    shapes: Vec<(String, problem::InternalError)>,
+}
+
+/// Describes the API (a few milliseconds of CPU: start-up runs it while the database opens).
+pub fn describe() -> Described {
+    let (doc, shapes) = ops::openapi();
+    let json = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+    Described { doc, json, shapes }
+}
+
 /// The whole application: every surface, each with its own error shape (panics and wrong
 /// methods included), the operational endpoints, and the layers every request passes
 /// through.
-pub fn router(state: AppState) -> App {
+pub fn router(state: AppState, described: Described) -> App {
     use surfaces::{account, careers, files, jwt, microservice, staff};
-    let (doc, shapes) = ops::openapi();
+    let Described { doc, json, shapes } = described;
     let routes = layers::Routes::new(&doc, &shapes);
     let app = axum::Router::new()
         .merge(layers::api::<jwt::Dialect, _>(jwt::router(), &routes))
@@ -62,7 +78,7 @@ pub fn router(state: AppState) -> App {
             microservice::router(state.domain.pictures.limits().max_bytes),
             &routes,
         ))
-        .merge(layers::api::<problem::Detail, _>(ops::router(&doc), &routes))
+        .merge(layers::api::<problem::Detail, _>(ops::router(json), &routes))
         .merge(layers::api::<account::Dialect, _>(web::router(), &routes));
     // Unknown paths under a surface's prefix answer in its shape. `/api/users/` is shared by
     // documents 000/001 and 002; its 404 is 002's envelope, whose `message` is also what

@@ -23,13 +23,13 @@ use super::{
 };
 
 /// `doc` is the OpenAPI document ([`openapi`]): served as it is, and not kept.
-pub fn router(doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
+pub fn router(json: Bytes) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/.well-known/jwks.json", get(jwks))
-        .merge(docs(doc))
+        .merge(docs(json))
 }
 
 /// The docs page may run only its own scripts and styles (Swagger UI sets inline styles
@@ -40,8 +40,8 @@ const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'sel
 
 /// The docs page, and the document it reads at `/api/openapi.json`. The document is kept
 /// as its JSON text, made once: as a tree of values it holds ~8 MB, most of a node's memory.
-fn docs(doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
-    let json = Bytes::from(serde_json::to_vec(doc).unwrap_or_default());
+/// The docs page, and the OpenAPI document `json` at `/api/openapi.json`.
+fn docs(json: Bytes) -> Router<AppState> {
     let served = move || {
         let json = json.clone();
         async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json) }
