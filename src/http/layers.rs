@@ -88,8 +88,9 @@ pub type App = BoxCloneSyncService<Request, Response, Infallible>;
 ///
 /// These layers wrap the router once, as one stack of plain services, rather than through
 /// `Router::layer`, which boxes every route once more per call: a request then cloned a
-/// boxed service and boxed a future at every level. What is left per request is the one box
-/// of the finished stack and the router's own.
+/// boxed service and boxed a future at every level. What is left per request is the boxed
+/// future of the finished stack and the router's own (each connection calls its own copy of
+/// the stack in place: see `server::Connection`).
 pub fn apply(router: Router, state: &AppState, routes: &Routes) -> App {
     let cors = (!state.config.cors_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();

@@ -14,19 +14,21 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    convert::Infallible,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use axum::{body::Body, http::Request};
+use axum::{body::Body, http::Request, response::Response};
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto::Builder, graceful::GracefulShutdown},
-    service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt, util::Oneshot};
 
 use super::client::{ClientAddr, TrustedProxies};
 use crate::domain::throttle::counted_address;
@@ -124,14 +126,8 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let proxies = proxies.clone();
-        let service = tower::service_fn(move |mut req: Request<Incoming>| {
-            let client = proxies.client(peer.ip(), req.headers());
-            req.extensions_mut().insert(ClientAddr(client));
-            router.clone().oneshot(req.map(Body::new))
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+        let service = Connection { app: Mutex::new(router.clone()), proxies: proxies.clone(), peer: peer.ip() };
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             let _slot = slot;
@@ -145,6 +141,36 @@ pub async fn serve(
         tracing::warn!("requests still running {}s after shutdown was asked for were cut", DRAIN_TIMEOUT.as_secs());
     }
     Ok(())
+}
+
+/// What serves one connection's requests: the application with the client's address
+/// attached to each request. The application is called in place, not cloned for every
+/// request as a shared service would be (a boxed stack: an allocation and a round of
+/// reference counts a request); a request waits for the lock only while another one of
+/// the same connection is being handed over (HTTP/2), never while one is served.
+struct Connection {
+    app: Mutex<super::App>,
+    proxies: Arc<TrustedProxies>,
+    peer: std::net::IpAddr,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Connection {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<<super::App as Service<Request<Body>>>::Future, Oneshot<super::App, Request<Body>>>;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        let client = self.proxies.client(self.peer, req.headers());
+        req.extensions_mut().insert(ClientAddr(client));
+        let req = req.map(Body::new);
+        let mut app = self.app.lock().unwrap_or_else(PoisonError::into_inner);
+        // The application is always ready (no layer of it holds back); were it not, the
+        // request would wait for a copy of it to be.
+        match app.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Either::Left(app.call(req)),
+            _ => Either::Right(app.clone().oneshot(req)),
+        }
+    }
 }
 
 /// A failed accept: a connection given up by its client is nothing; running out of file
