@@ -315,13 +315,13 @@ mod tests {
 
     /// A router whose one route `/boom` panics, served by `D`'s surface, inside the layer
     /// that observes requests.
-    async fn panic_body<D: Dialect>(path: &str) -> (StatusCode, Value) {
+    async fn panic_body<D: Dialect>() -> (StatusCode, Value) {
         let doc = utoipa::openapi::OpenApiBuilder::new().build();
         let routes = Routes::new(&doc, &[("/boom".to_string(), problem::internal_error::<D>)]);
         let app = ServiceBuilder::new()
             .layer(observe::ObserveLayer::new(routes.templates.clone(), crate::telemetry::Metrics::new()))
             .service(Router::new().route("/boom", get(boom)));
-        let res = app.oneshot(Request::get(path).body(Body::empty()).expect("request")).await.expect("response");
+        let res = app.oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("response");
         let status = res.status();
         let bytes = to_bytes(res.into_body(), 1 << 16).await.expect("body");
         (status, serde_json::from_slice(&bytes).expect("json"))
@@ -331,12 +331,12 @@ mod tests {
     async fn a_panic_answers_in_the_shape_of_the_surface_it_happened_in() {
         let cases = [
             (
-                panic_body::<jwt::Dialect>("/boom").await,
+                panic_body::<jwt::Dialect>().await,
                 json!({"status": "failed", "message": "Internal server error."}),
                 "002",
             ),
-            (panic_body::<account::Dialect>("/boom").await, json!({"message": "Internal server error."}), "000/001"),
-            (panic_body::<Detail>("/boom").await, json!({"detail": "Internal server error."}), "operations"),
+            (panic_body::<account::Dialect>().await, json!({"message": "Internal server error."}), "000/001"),
+            (panic_body::<Detail>().await, json!({"detail": "Internal server error."}), "operations"),
         ];
         for ((status, body), expected, surface) in cases {
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{surface}");

@@ -22,7 +22,7 @@ use super::{
     surfaces,
 };
 
-/// `doc` is the OpenAPI document ([`openapi`]): served as it is, and not kept.
+/// `json` is the OpenAPI document's JSON text ([`openapi`]), served as it is.
 pub fn router(json: Bytes) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
@@ -38,9 +38,9 @@ const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'sel
     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
-/// The docs page, and the document it reads at `/api/openapi.json`. The document is kept
-/// as its JSON text, made once: as a tree of values it holds ~8 MB, most of a node's memory.
-/// The docs page, and the OpenAPI document `json` at `/api/openapi.json`.
+/// The docs page, and the document it reads at `/api/openapi.json`, kept as its JSON text
+/// (`json`, made once by [`super::describe`]): as a tree of values it holds ~8 MB, most of a
+/// node's memory.
 fn docs(json: Bytes) -> Router<AppState> {
     let served = move || {
         let json = json.clone();

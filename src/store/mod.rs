@@ -117,8 +117,10 @@ impl SqlStore {
                 let mut conn = pool.acquire().await?;
                 sqlx::query("SET synchronous_commit = off").execute(&mut *conn).await?;
                 let ran = POSTGRES_MIGRATIONS.run(&mut *conn).await;
-                sqlx::query("RESET synchronous_commit").execute(&mut *conn).await?;
-                ran?
+                let reset = sqlx::query("RESET synchronous_commit").execute(&mut *conn).await;
+                // A failed migration is the error to tell, even if the reset failed too.
+                ran?;
+                reset?;
             }
         }
         Ok(())
