@@ -46,13 +46,16 @@ pub fn print(format: LogFormat, level: tracing::Level, line: &str) {
 
 /// The metrics of one application instance. Owned by the instance rather than installed
 /// as the process's global recorder, so two instances in one process (the test suite)
-/// never count each other's requests.
+/// never count each other's requests. One shared allocation, so the copy each request's
+/// observation holds is a single reference count.
 #[derive(Clone)]
-pub struct Metrics {
-    recorder: Arc<PrometheusRecorder>,
+pub struct Metrics(Arc<Inner>);
+
+struct Inner {
+    recorder: PrometheusRecorder,
     /// The counter and histogram of each (route, method, status) met so far, so a request
     /// only looks them up (routes, methods and statuses are closed sets).
-    handles: Arc<RwLock<Handles>>,
+    handles: RwLock<Handles>,
 }
 
 /// Route → (method, status) → handles.
@@ -77,7 +80,7 @@ pub(crate) fn method_label(method: &Method) -> &'static str {
 
 impl Metrics {
     pub fn new() -> Self {
-        Metrics { recorder: Arc::new(PrometheusBuilder::new().build_recorder()), handles: Arc::default() }
+        Metrics(Arc::new(Inner { recorder: PrometheusBuilder::new().build_recorder(), handles: RwLock::default() }))
     }
 
     /// One answered request. `method` is its [`method_label`]; `route` is the matched route
@@ -85,19 +88,21 @@ impl Metrics {
     pub fn request(&self, method: &'static str, route: Option<&str>, status: StatusCode, took: Duration) {
         let route = route.unwrap_or("unmatched");
         let status = status.as_u16();
-        let known = self.handles.read().ok().and_then(|h| h.get(route)?.get(&(method, status)).cloned());
-        let (counter, histogram) = match known {
-            Some(handles) => handles,
-            None => {
-                let handles = self.register(method, route, status);
-                if let Ok(mut h) = self.handles.write() {
-                    h.entry(route.into()).or_default().insert((method, status), handles.clone());
-                }
-                handles
-            }
-        };
+        let took = took.as_secs_f64();
+        // Counted under the read lock: no handle is copied for a request.
+        if let Ok(known) = self.0.handles.read()
+            && let Some((counter, histogram)) = known.get(route).and_then(|h| h.get(&(method, status)))
+        {
+            counter.increment(1);
+            histogram.record(took);
+            return;
+        }
+        let (counter, histogram) = self.register(method, route, status);
         counter.increment(1);
-        histogram.record(took.as_secs_f64());
+        histogram.record(took);
+        if let Ok(mut h) = self.0.handles.write() {
+            h.entry(route.into()).or_default().insert((method, status), (counter, histogram));
+        }
     }
 
     fn register(&self, method: &'static str, route: &str, status: u16) -> (Counter, Histogram) {
@@ -108,32 +113,35 @@ impl Metrics {
         ];
         let counter = Key::from_parts("http_requests_total", labels.clone());
         let histogram = Key::from_parts("http_request_duration_seconds", labels);
-        (self.recorder.register_counter(&counter, &METADATA), self.recorder.register_histogram(&histogram, &METADATA))
+        (
+            self.0.recorder.register_counter(&counter, &METADATA),
+            self.0.recorder.register_histogram(&histogram, &METADATA),
+        )
     }
 
     /// The Prometheus text format.
     pub fn render(&self) -> String {
-        self.recorder.handle().render()
+        self.0.recorder.handle().render()
     }
 
     /// Folds the timings recorded since the last call into their histograms. The recorder
     /// keeps every sample until then, so without it a node that is never scraped would grow
     /// by eight bytes a request.
     pub fn upkeep(&self) {
-        self.recorder.handle().run_upkeep();
+        self.0.recorder.handle().run_upkeep();
     }
 
     /// Runs [`Metrics::upkeep`] every `every` until the last handle of these metrics is
     /// dropped (the application with them).
     pub fn spawn_upkeep(&self, every: Duration) {
-        let recorder = Arc::downgrade(&self.recorder);
+        let metrics = Arc::downgrade(&self.0);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match recorder.upgrade() {
-                    Some(recorder) => recorder.handle().run_upkeep(),
+                match metrics.upgrade() {
+                    Some(metrics) => metrics.recorder.handle().run_upkeep(),
                     None => return,
                 }
             }

@@ -8,11 +8,13 @@
 //! layers see.
 
 use std::{
+    cell::Cell,
+    collections::BTreeSet,
     convert::Infallible,
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll, ready},
@@ -50,8 +52,23 @@ const UNDESCRIBED: [(&str, InternalError); 5] = [
 
 /// A route template, and the 500 of the surface that serves it.
 pub struct Route {
-    pub template: Arc<str>,
+    pub template: &'static str,
     pub internal_error: InternalError,
+}
+
+/// `template`, kept for the life of the process. Templates come from the code (the OpenAPI
+/// document and [`UNDESCRIBED`]), never from a request, so every application a process
+/// builds (the test suite builds hundreds) shares the same few hundred strings; and a
+/// request names its route with no reference count shared by every core.
+fn interned(template: &str) -> &'static str {
+    static KEPT: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(kept) = kept.get(template) {
+        return kept;
+    }
+    let new: &'static str = Box::leak(template.into());
+    kept.insert(new);
+    new
 }
 
 /// Route templates, to name the route of a request path and the surface it belongs to.
@@ -64,7 +81,7 @@ impl Templates {
         let mut router = matchit::Router::new();
         for (template, internal_error) in described.into_iter().chain(UNDESCRIBED) {
             // Two templates that overlap name the same requests; the first is enough.
-            let _ = router.insert(template, Route { template: Arc::from(template), internal_error });
+            let _ = router.insert(template, Route { template: interned(template), internal_error });
         }
         Templates(Arc::new(router))
     }
@@ -110,13 +127,12 @@ fn is_plain(v: &HeaderValue) -> bool {
 /// has served; and no randomness is drawn per request.
 fn new_request_id() -> HeaderValue {
     static KEY: OnceLock<Option<EncryptingKey>> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let key = KEY.get_or_init(|| {
         let mut bytes = [0u8; 16];
         aws_lc_rs::rand::fill(&mut bytes).ok()?;
         EncryptingKey::ecb(UnboundCipherKey::new(&AES_128, &bytes).ok()?).ok()
     });
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let n = next_count();
     let mut raw = [0u8; 16];
     raw[8..].copy_from_slice(&n.to_be_bytes());
     // Without a key (the system's randomness failed), the counter alone is still unique.
@@ -133,6 +149,27 @@ fn new_request_id() -> HeaderValue {
     }
     // Hex digits and dashes are always a valid header value; the fallback is never taken.
     HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// Numbers no two calls in the process share. Each thread takes a block of them at a time,
+/// so the counter every core would otherwise update for every request is touched once
+/// every [`BLOCK`] requests.
+fn next_count() -> u64 {
+    const BLOCK: u64 = 1024;
+    static BLOCKS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        /// The next number of this thread's block, and the end of the block.
+        static MINE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    MINE.with(|mine| {
+        let (mut next, mut end) = mine.get();
+        if next == end {
+            next = BLOCKS.fetch_add(1, Ordering::Relaxed).wrapping_mul(BLOCK);
+            end = next + BLOCK;
+        }
+        mine.set((next + 1, end));
+        next
+    })
 }
 
 impl<S, B> Service<Request> for RequestIds<S>
@@ -238,10 +275,10 @@ where
         let start = Instant::now();
         let method = method_label(req.method());
         let (route, internal_error) = match self.layer.templates.route_of(req.uri().path()) {
-            Some(r) => (Some(r.template.clone()), r.internal_error),
+            Some(r) => (Some(r.template), r.internal_error),
             None => (None, internal_error::<Detail> as InternalError),
         };
-        let span = request_span(&req, method, route.as_deref());
+        let span = request_span(&req, method, route);
         let inner = {
             let _entered = span.enter();
             match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
@@ -276,7 +313,7 @@ pin_project! {
         span: Span,
         start: Instant,
         method: &'static str,
-        route: Option<Arc<str>>,
+        route: Option<&'static str>,
         internal_error: InternalError,
         metrics: Metrics,
     }
@@ -304,7 +341,7 @@ where
         // Milliseconds with microsecond precision, as a number (JSON) that is short to read (text).
         let ms = took.as_micros() as f64 / 1000.0;
         tracing::info!(status = res.status().as_u16(), ms, "access");
-        this.metrics.request(this.method, this.route.as_deref(), res.status(), took);
+        this.metrics.request(this.method, *this.route, res.status(), took);
         Poll::Ready(Ok(res))
     }
 }
