@@ -151,19 +151,21 @@ impl Application {
         }
         // Links in mails name the port actually bound.
         config.public_url = Some(public_url.clone());
-        // The API's description needs no database: it is made while the database opens.
-        let described = tokio::task::spawn_blocking(http::describe);
+        // The API's description and the metrics recorder (whose clock calibrates itself once
+        // a process, a few milliseconds) need no database: they are made while it opens.
+        let described = tokio::task::spawn_blocking(|| (http::describe(), telemetry::Metrics::new()));
         let store = open_store(&config).await?;
         let domain = build_domain(&config, store.clone(), clock).await?;
         domain.spawn_background();
         let trusted_proxies = config.trusted_proxies.clone();
         let max_connections_per_client = config.max_connections_per_client;
-        let state = http::AppState::new(domain, config, public_url.clone());
+        let (described, metrics) = described.await.context("describing the API")?;
+        let state = http::AppState::new(domain, config, public_url.clone(), metrics);
         state.metrics.spawn_upkeep(METRICS_UPKEEP);
         Ok(Application {
             listeners,
             first,
-            router: http::router(state, described.await.context("describing the API")?),
+            router: http::router(state, described),
             store,
             public_url,
             trusted_proxies,

@@ -103,7 +103,6 @@ pub fn apply(router: Router, state: &AppState, routes: &Routes) -> App {
     // In a `ServiceBuilder` the first layer is the outermost.
     let stack = ServiceBuilder::new()
         .map_response(|res: Response<_>| with_default_headers(res.map(Body::new)))
-        .layer(observe::RequestIdLayer)
         .layer(CompressionLayer::new().gzip(true).compress_when(compressible()))
         // A body that trickles in is cut (its reader then fails as a malformed body).
         .layer(RequestBodyDeadlineLayer::new(server::BODY_DEADLINE))

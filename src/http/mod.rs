@@ -44,8 +44,8 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(domain: Domain, config: Config, public_url: String) -> Self {
-        AppState(Arc::new(Shared { domain, config, public_url: public_url.into(), metrics: Metrics::new() }))
+    pub fn new(domain: Domain, config: Config, public_url: String, metrics: Metrics) -> Self {
+        AppState(Arc::new(Shared { domain, config, public_url: public_url.into(), metrics }))
     }
 }
 

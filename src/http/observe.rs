@@ -1,8 +1,8 @@
-//! What every request gets before anything else, in two plain tower services (no boxed
-//! future, no cloned boxed service per request): its request id, and its observation (the
+//! What every request gets before anything else, in one plain tower service (no boxed
+//! future, no cloned boxed service per request): its request id and its observation (the
 //! tracing span its log lines carry, the access line and the metrics).
 //!
-//! They sit outside the router, so they name a request's route by matching its path
+//! It sits outside the router, so it names a request's route by matching its path
 //! against the route templates themselves (the OpenAPI document's, plus the few routes it
 //! does not describe) rather than reading axum's `MatchedPath`, which only the router's own
 //! layers see.
@@ -17,13 +17,12 @@ use std::{
         Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
     time::Instant,
 };
 
 use aws_lc_rs::cipher::{AES_128, EncryptingKey, UnboundCipherKey};
 use axum::{
-    extract::Request,
     http::{HeaderName, HeaderValue},
     response::Response,
 };
@@ -94,27 +93,9 @@ impl Templates {
 
 // --- request ids -------------------------------------------------------------------------
 
-/// Gives each request an `x-request-id` and returns it on the response. A request id the
-/// client sent is kept (so a proxy's id follows the request through) only when it is short
-/// and plain: 1 to 64 letters, digits, `-`, `_` or `.`. Any other is replaced, so no client
-/// can pad or forge log lines through it.
-#[derive(Clone, Copy, Default)]
-pub struct RequestIdLayer;
-
-impl<S> Layer<S> for RequestIdLayer {
-    type Service = RequestIds<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequestIds { inner }
-    }
-}
-
-/// The service made by [`RequestIdLayer`].
-#[derive(Clone)]
-pub struct RequestIds<S> {
-    inner: S,
-}
-
+/// Whether a client's request id is kept: only when it is short and plain, 1 to 64
+/// letters, digits, `-`, `_` or `.`. Any other is replaced, so no client can pad or forge
+/// log lines through it.
 fn is_plain(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
     (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
@@ -172,63 +153,13 @@ fn next_count() -> u64 {
     })
 }
 
-impl<S, B> Service<Request> for RequestIds<S>
-where
-    S: Service<Request, Response = Response<B>, Error = Infallible>,
-{
-    type Response = Response<B>;
-    type Error = Infallible;
-    type Future = WithRequestId<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let id = match req.headers().get(REQUEST_ID) {
-            Some(v) if is_plain(v) => v.clone(),
-            _ => {
-                let id = new_request_id();
-                req.headers_mut().insert(REQUEST_ID, id.clone());
-                id
-            }
-        };
-        WithRequestId { inner: self.inner.call(req), id: Some(id) }
-    }
-}
-
-pin_project! {
-    /// The response future of [`RequestIds`].
-    pub struct WithRequestId<F> {
-        #[pin]
-        inner: F,
-        id: Option<HeaderValue>,
-    }
-}
-
-impl<F, B> Future for WithRequestId<F>
-where
-    F: Future<Output = Result<Response<B>, Infallible>>,
-{
-    type Output = Result<Response<B>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Ok(mut res) = ready!(this.inner.poll(cx));
-        if let Some(id) = this.id.take()
-            && !res.headers().contains_key(REQUEST_ID)
-        {
-            res.headers_mut().insert(REQUEST_ID, id);
-        }
-        Poll::Ready(Ok(res))
-    }
-}
-
 // --- span, access line, metrics, panics ---------------------------------------------------
 
-/// Serves each request inside a `request` span (method, route template and request id, so
-/// every line logged while it is served carries them; never the path's values, the query
-/// string or another header), then writes its access line (`info`, with the status and the
+/// Gives each request an `x-request-id` (the client's own when [`is_plain`], so a proxy's id
+/// follows the request through) and returns it on the response; serves the request inside
+/// a `request` span (method, route template and request id, so every line logged while it
+/// is served carries them; never the path's values, the query string or another header),
+/// then writes its access line (`info`, with the status and the
 /// time taken) and counts and times it in the metrics. A panic while serving it answers the
 /// 500 of the route's surface, in that surface's shape and with nothing of its cause (the
 /// bare `{"detail": …}` where no route matched).
@@ -278,7 +209,11 @@ where
             Some(r) => (Some(r.template), r.internal_error),
             None => (None, internal_error::<Detail> as InternalError),
         };
-        let span = request_span(&req, method, route);
+        let id = match req.headers().get(REQUEST_ID) {
+            Some(v) if is_plain(v) => v.clone(),
+            _ => new_request_id(),
+        };
+        let span = request_span(&id, method, route);
         let inner = {
             let _entered = span.enter();
             match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
@@ -286,12 +221,22 @@ where
                 Err(_) => Serving::Panicked,
             }
         };
-        Observed { inner, span, start, method, route, internal_error, metrics: self.layer.metrics.clone() }
+        Observed {
+            inner,
+            span,
+            start,
+            method,
+            route,
+            id: Some(id),
+            internal_error,
+            metrics: self.layer.metrics.clone(),
+        }
     }
 }
 
-fn request_span<B>(req: &axum::http::Request<B>, method: &'static str, route: Option<&str>) -> Span {
-    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn request_span(id: &HeaderValue, method: &'static str, route: Option<&str>) -> Span {
+    // A request id is always plain ASCII (see `is_plain`).
+    let id = id.to_str().unwrap_or("");
     let route = route.unwrap_or("unmatched");
     tracing::info_span!("request", method = %method, route = %route, request_id = %id)
 }
@@ -314,6 +259,7 @@ pin_project! {
         start: Instant,
         method: &'static str,
         route: Option<&'static str>,
+        id: Option<HeaderValue>,
         internal_error: InternalError,
         metrics: Metrics,
     }
@@ -328,7 +274,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let res = match this.inner.project() {
+        let mut res = match this.inner.project() {
             // A future that panicked is never polled again: this one answers now.
             ServingProj::Running { future } => match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                 Ok(Poll::Pending) => return Poll::Pending,
@@ -342,6 +288,11 @@ where
         let ms = took.as_micros() as f64 / 1000.0;
         tracing::info!(status = res.status().as_u16(), ms, "access");
         this.metrics.request(this.method, *this.route, res.status(), took);
+        if let Some(id) = this.id.take()
+            && !res.headers().contains_key(REQUEST_ID)
+        {
+            res.headers_mut().insert(REQUEST_ID, id);
+        }
         Poll::Ready(Ok(res))
     }
 }
