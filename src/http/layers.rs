@@ -219,7 +219,7 @@ fn method_not_allowed<D: Dialect>(method: Method, allow: Option<HeaderValue>) ->
             "renders": ["application/json"],
             "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
         });
-        (StatusCode::OK, axum::Json(body)).into_response()
+        (StatusCode::OK, super::Json(body)).into_response()
     } else {
         ApiError::<D>::new(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed.")).into_response()
     };

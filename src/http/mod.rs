@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod client;
+mod json;
 mod layers;
 mod observe;
 mod ops;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod surfaces;
 pub mod web;
 
+pub use json::Json;
 pub use layers::App;
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Endpoints for operators and tools: liveness, readiness, metrics, public keys, OpenAPI.
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
@@ -21,6 +21,7 @@ use super::{
     problem::{Detail, InternalError, internal_error},
     surfaces,
 };
+use crate::http::Json;
 
 /// `json` is the OpenAPI document's JSON text ([`openapi`]), served as it is.
 pub fn router(json: Bytes) -> Router<AppState> {

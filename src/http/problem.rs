@@ -6,7 +6,6 @@
 use std::{fmt, marker::PhantomData};
 
 use axum::{
-    Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -17,6 +16,7 @@ use crate::domain::{
     AuthFailure, Error, FieldErrors, Invalid,
     error::{CsrfFailure, Feature, Provider, UserAttribute},
 };
+use crate::http::Json;
 
 /// `Retry-After` of a 503 while the database cannot be reached: the pool's bounded wait for a
 /// connection, so a client retrying then finds a reconnected node or another 503 soon.

@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{Path, State},
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
@@ -20,6 +20,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
+use crate::http::Json;
 
 mod assets {
     include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));

@@ -38,6 +38,7 @@ both_backends! {
     async fn a_throttled_login_gets_429_in_each_surfaces_shape_and_no_tokens(app)
     env = [("USERD_RATE_LIMIT", "on"), ("USERD_THROTTLE_LOGIN_ADDRESS", "100/1m")];
     {
+        app.fresh_throttle_windows();
         app.register("owner@example.com").await;
         // Five wrong passwords for one account from one address (the default 5 in 5 minutes).
         for _ in 0..5 {
@@ -92,6 +93,7 @@ both_backends! {
     async fn strangers_cannot_lock_the_owner_out_from_where_they_sign_in(app)
     env = [("USERD_RATE_LIMIT", "on"), ("USERD_TRUSTED_PROXIES", "127.0.0.1"), ("USERD_THROTTLE_LOGIN_ACCOUNT", "12/1h")];
     {
+        app.fresh_throttle_windows();
         app.register("owner@example.com").await;
         let home = "198.51.100.7";
         assert_eq!(login_from(&app, home, "owner@example.com", PASSWORD).await.status(), StatusCode::OK);
@@ -122,6 +124,7 @@ both_backends! {
     async fn forwarded_addresses_are_believed_only_from_trusted_proxies(app)
     env = [("USERD_RATE_LIMIT", "on")];
     {
+        app.fresh_throttle_windows();
         // No trusted proxy: a client cannot pick a new address per attempt.
         for i in 0..10 {
             let res = login_from(&app, &format!("203.0.113.{i}"), &format!("u{i}@example.com"), "guess-guess-1").await;
@@ -136,6 +139,7 @@ both_backends! {
     async fn behind_a_trusted_proxy_each_client_and_each_ipv6_64_counts_alone(app)
     env = [("USERD_RATE_LIMIT", "on"), ("USERD_TRUSTED_PROXIES", "127.0.0.0/8, ::1")];
     {
+        app.fresh_throttle_windows();
         // Ten failures from one client address throttle it...
         for i in 0..10 {
             let res = login_from(&app, "203.0.113.1", &format!("a{i}@example.com"), "guess-guess-1").await;
@@ -167,6 +171,7 @@ both_backends! {
     async fn registrations_and_reset_mails_are_throttled_per_address(app)
     env = [("USERD_RATE_LIMIT", "on"), ("USERD_THROTTLE_REGISTER", "3/1h"), ("USERD_THROTTLE_PASSWORD_RESET", "2/5m")];
     {
+        app.fresh_throttle_windows();
         for i in 0..3 {
             app.register(&format!("r{i}@example.com")).await;
         }

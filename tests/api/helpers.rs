@@ -231,6 +231,16 @@ impl TestApp {
         }
     }
 
+    /// Moves the clock to the start of the next 5-minute boundary, where every throttling
+    /// window of 1 or 5 minutes starts afresh: a test that counts attempts then has a whole
+    /// window of real time before one ends mid-test (windows are fixed, aligned to the epoch).
+    pub fn fresh_throttle_windows(&self) {
+        const WINDOW: i64 = 300_000_000;
+        let now = userd::domain::clock::Clock::now(&*self.clock).as_microsecond();
+        let ahead = WINDOW - now.rem_euclid(WINDOW);
+        self.clock.advance(std::time::Duration::from_micros(ahead.unsigned_abs()));
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

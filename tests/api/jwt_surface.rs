@@ -313,6 +313,7 @@ both_backends! {
     async fn login_attempts_are_throttled_when_rate_limiting_is_on(app)
     env = [("USERD_RATE_LIMIT", "on")];
     {
+        app.fresh_throttle_windows();
         app.register("user@example.com").await;
         let mut throttled = None;
         for _ in 0..15 {

@@ -3,7 +3,7 @@
 //! these files.
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
     extract::{
         Multipart, State,
@@ -18,6 +18,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::account::{ApiError, MessageResponse};
+use crate::http::Json;
 use crate::{
     domain::{
         Error, Invalid,

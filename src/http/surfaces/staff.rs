@@ -4,7 +4,7 @@
 //! (`posts_count`, `likes_received`, `comments_received`).
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     routing::{get, patch, post},
 };
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::jwt::{ApiError, ErrorResponse, EventsResponse, events_response, time};
+use crate::http::Json;
 use crate::{
     domain::{
         FieldErrors, Invalid,

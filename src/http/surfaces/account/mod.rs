@@ -8,7 +8,7 @@ mod session;
 mod stripe;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     routing::{get, patch, post},
 };
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 pub use self::error::{ApiError, Dialect, Unauthorized, UnauthorizedDialect};
+use crate::http::Json;
 use crate::{
     domain::{
         FieldErrors,

@@ -1,7 +1,7 @@
 //! Browser sign-in and sign-out (`/api/users/session/`, fixed by the contract).
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, MessageResponse, TAG};
+use crate::http::Json;
 use crate::{
     domain::{
         AuthFailure, Error, FieldErrors, Invalid,

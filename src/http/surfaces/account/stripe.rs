@@ -2,7 +2,7 @@
 //! reports payments to (`/api/users/stripe/webhook/`, fixed by the contract).
 
 use axum::{
-    Json, Router,
+    Router,
     body::Bytes,
     extract::{State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, MessageResponse, TAG, Unauthorized, error::unexpected};
+use crate::http::Json;
 use crate::{
     domain::FieldErrors,
     http::{

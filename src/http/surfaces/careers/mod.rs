@@ -6,7 +6,7 @@ mod error;
 mod social;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::StatusCode,
     routing::{get, patch, post},
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 pub use self::error::{ApiError, Dialect};
+use crate::http::Json;
 use crate::{
     domain::{
         Error, FieldErrors, Invalid,

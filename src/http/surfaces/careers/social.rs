@@ -1,7 +1,7 @@
 //! Document 003's directory (`GET /careers/users/`) and follow graph.
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::StatusCode,
     routing::{delete, get, post},
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, Auth, CareersDetail, CareersFieldErrors, CareersMessage, TAG, time};
+use crate::http::Json;
 use crate::{
     domain::{
         FieldErrors, Invalid,

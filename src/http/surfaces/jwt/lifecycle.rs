@@ -4,7 +4,7 @@
 //! `GET /api/users/me/` in the account surface, which owns that path).
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 use super::{ApiError, ErrorResponse, StatusResponse, TAG};
+use crate::http::Json;
 use crate::{
     domain::{
         FieldErrors, Invalid,

@@ -7,7 +7,7 @@ mod lifecycle;
 mod social;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     http::{HeaderName, HeaderValue, StatusCode, header},
     routing::{get, post},
@@ -19,6 +19,7 @@ pub use self::{
     error::{ApiError, Dialect},
     lifecycle::{EventsResponse, delete_me, events_response, time},
 };
+use crate::http::Json;
 use crate::{
     domain::{
         FieldErrors,

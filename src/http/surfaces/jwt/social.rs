@@ -3,7 +3,7 @@
 //! `{status, message, data}` envelope.
 
 use axum::{
-    Json, Router,
+    Router,
     extract::State,
     routing::{delete, get, post},
 };
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::{ApiError, Auth, AuthResponse, Dialect, ErrorResponse, JsonBody, StatusResponse, TAG, auth_response};
+use crate::http::Json;
 use crate::{
     domain::{
         Error, FieldErrors, Invalid,

@@ -7,7 +7,7 @@ mod error;
 mod picture;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{FromRequest, Request, State},
     http::StatusCode,
     routing::{get, post, put},
@@ -17,6 +17,7 @@ use utoipa::{OpenApi, ToSchema};
 
 pub use self::error::{ApiError, Dialect};
 use self::picture::{PictureInput, media};
+use crate::http::Json;
 use crate::{
     domain::{
         Error, FieldErrors,
