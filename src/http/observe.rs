@@ -159,8 +159,8 @@ fn next_count() -> u64 {
 /// follows the request through) and returns it on the response; serves the request inside
 /// a `request` span (method, route template and request id, so every line logged while it
 /// is served carries them; never the path's values, the query string or another header),
-/// then writes its access line (`info`, with the status and the
-/// time taken) and counts and times it in the metrics. A panic while serving it answers the
+/// then writes its access line (`info`, with the status and the time taken) and counts and
+/// times it in the metrics. A panic while serving it answers the
 /// 500 of the route's surface, in that surface's shape and with nothing of its cause (the
 /// bare `{"detail": …}` where no route matched).
 #[derive(Clone)]
