@@ -36,6 +36,11 @@ impl Principal {
         &self.user
     }
 
+    /// The caller's account, for an answer that only shows it (no copy of its fields).
+    pub fn into_user(self) -> User {
+        self.user
+    }
+
     pub fn user_id(&self) -> UserId {
         self.user.id
     }

@@ -219,6 +219,18 @@ impl From<&User> for UserOut {
     }
 }
 
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        UserOut {
+            id: u.id.0,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            company_name: u.company_name,
+        }
+    }
+}
+
 /// A JWT pair: `access` authenticates requests, `refresh` obtains new access tokens.
 #[derive(Serialize, ToSchema)]
 pub struct TokensOut {
@@ -380,7 +392,7 @@ async fn profile(Authed(principal, ..): Auth) -> Json<ProfileResponse> {
     Json(ProfileResponse {
         status: "success",
         message: "Profile retrieved successfully",
-        data: principal.user().into(),
+        data: principal.into_user().into(),
     })
 }
 
