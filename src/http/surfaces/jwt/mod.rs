@@ -207,18 +207,6 @@ pub struct UserOut {
     company_name: String,
 }
 
-impl From<&User> for UserOut {
-    fn from(u: &User) -> Self {
-        UserOut {
-            id: u.id.0,
-            email: u.email.clone(),
-            first_name: u.first_name.clone(),
-            last_name: u.last_name.clone(),
-            company_name: u.company_name.clone(),
-        }
-    }
-}
-
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
         UserOut {
@@ -274,7 +262,7 @@ pub struct RefreshResponse {
     access: String,
 }
 
-fn auth_response(message: &'static str, user: &User, pair: TokenPair) -> AuthResponse {
+fn auth_response(message: &'static str, user: User, pair: TokenPair) -> AuthResponse {
     AuthResponse { status: "success", message, data: AuthData { user: user.into(), tokens: pair.into() } }
 }
 
@@ -310,7 +298,7 @@ async fn register(
     Body(req, ..): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
     let (user, pair) = state.domain.accounts.register(&client, req.try_into()?).await?;
-    Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", &user, pair))))
+    Ok((StatusCode::CREATED, Json(auth_response("User registered successfully", user, pair))))
 }
 
 /// Signs in with e-mail and password.
@@ -332,7 +320,7 @@ async fn login(
 ) -> Result<Json<AuthResponse>, ApiError> {
     let Login(name, password) = req.try_into()?;
     let (user, pair) = state.domain.accounts.login(&client, &name, &password).await?;
-    Ok(Json(auth_response("Login successful", &user, pair)))
+    Ok(Json(auth_response("Login successful", user, pair)))
 }
 
 /// Logs out: blacklists the refresh token.

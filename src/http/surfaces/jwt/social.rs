@@ -141,7 +141,7 @@ async fn google_login(
 ) -> Result<Json<AuthResponse>, ApiError> {
     let token = credential(&req.token, "token", MAX_TOKEN_CHARS, Provider::Google)?;
     let (user, pair) = state.domain.identities.login(&client, Provider::Google, &token).await?;
-    Ok(Json(auth_response("Google login successful", &user, pair)))
+    Ok(Json(auth_response("Google login successful", user, pair)))
 }
 
 /// Signs in (or up) with a GitHub authorization code.
@@ -165,7 +165,7 @@ async fn github_login(
 ) -> Result<Json<AuthResponse>, ApiError> {
     let code = credential(&req.code, "code", MAX_CODE_CHARS, Provider::GitHub)?;
     let (user, pair) = state.domain.identities.login(&client, Provider::GitHub, &code).await?;
-    Ok(Json(auth_response("GitHub login successful", &user, pair)))
+    Ok(Json(auth_response("GitHub login successful", user, pair)))
 }
 
 /// The caller's linked Google and GitHub sign-ins.
